@@ -25,8 +25,9 @@ enum mc_report_kind {
 };
 
 struct mc_site;
-typedef void (*mc_report_fn)(enum mc_report_kind kind, const struct mc_site *site,
-			     const char *msg, void *arg);
+/* Return non-zero to consume the report (no abort even with debug_abort). */
+typedef int (*mc_report_fn)(enum mc_report_kind kind, const struct mc_site *site,
+			    const char *msg, void *arg);
 
 void mc_set_report_handler(mc_report_fn fn, void *arg);
 uint64_t mc_report_count(enum mc_report_kind kind);

@@ -34,7 +34,7 @@ struct mc_site {
 	/* counters of threads that exited, folded in */
 	uint64_t dead_calls;
 	int64_t dead_live;
-	uint64_t pad;
+	uint64_t inj_calls;       /* calls counted by the matching rule (count=global) */
 } __attribute__((aligned(16)));
 
 #define MC_SITE_SECTION mc_sites
