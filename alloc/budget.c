@@ -292,8 +292,18 @@ static int derive(struct mc_config *c, char *err, size_t errlen)
 
 int mc_configure(const struct mc_config *in, char *err, size_t errlen)
 {
+	int ret;
+
 	mc_global_init_once();
-	return mc_apply_config(in, err, errlen);
+	ret = mc_apply_config(in, err, errlen);
+	/* After mc_init() the reclaimer follows the configuration. */
+	if (!ret && g.threads_started) {
+		if (g.cfg.background_reclaim > 0)
+			mc_reclaim_start_thread();
+		else
+			mc_reclaim_stop_thread();
+	}
+	return ret;
 }
 
 int mc_apply_config(const struct mc_config *in, char *err, size_t errlen)
@@ -358,23 +368,60 @@ size_t mc_used_approx(void)
 	return u > 0 ? (size_t)u : 0;
 }
 
+/*
+ * Read g.used and every thread's delta as of one instant: retry while any
+ * thread folded in between (each fold is a handful of instructions).
+ * Called with g.thread_lock held.
+ */
+static void read_consistent(int64_t *approx, int64_t *exact)
+{
+	for (int tries = 0; tries < 1000; tries++) {
+		int stable = 1;
+		int64_t a, e;
+
+		for (struct mc_thread *t = g.threads; t; t = t->next) {
+			unsigned s;
+			while ((s = __atomic_load_n(&t->fold_seq, __ATOMIC_ACQUIRE)) & 1)
+				;
+			t->snap_seq = s;
+		}
+		a = e = atomic_load(&g.used);
+		for (struct mc_thread *t = g.threads; t; t = t->next)
+			e += __atomic_load_n(&t->delta, __ATOMIC_RELAXED);
+		atomic_thread_fence(memory_order_acquire);
+		for (struct mc_thread *t = g.threads; t; t = t->next)
+			if (__atomic_load_n(&t->fold_seq, __ATOMIC_RELAXED) != t->snap_seq)
+				stable = 0;
+		*approx = a;
+		*exact = e;
+		if (stable)
+			return;
+	}
+}
+
 size_t mc_used_exact(void)
 {
-	int64_t u;
+	int64_t a, u;
 
 	pthread_mutex_lock(&g.thread_lock);
-	u = atomic_load(&g.used);
-	for (struct mc_thread *t = g.threads; t; t = t->next)
-		u += __atomic_load_n(&t->delta, __ATOMIC_RELAXED);
+	read_consistent(&a, &u);
 	pthread_mutex_unlock(&g.thread_lock);
 	return u > 0 ? (size_t)u : 0;
 }
 
 void mc_budget_snapshot(struct mc_budget_snap *o)
 {
+	int64_t approx, exact;
+
 	memset(o, 0, sizeof(*o));
-	o->used = mc_used_exact();
-	o->used_approx = mc_used_approx();
+	/* One pass under the lock: the global figure and the per-thread deltas
+	 * are read together, so exact - approx is the real drift. */
+	pthread_mutex_lock(&g.thread_lock);
+	read_consistent(&approx, &exact);
+	o->threads = g.nthreads;
+	pthread_mutex_unlock(&g.thread_lock);
+	o->used = exact > 0 ? (size_t)exact : 0;
+	o->used_approx = approx > 0 ? (size_t)approx : 0;
 	o->budget = g.cfg.budget;
 	o->wmark_min = g.cfg.wmark_min;
 	o->wmark_low = g.cfg.wmark_low;
@@ -384,10 +431,6 @@ void mc_budget_snapshot(struct mc_budget_snap *o)
 	o->peak_used = (size_t)atomic_load(&g.peak);
 	o->mapped_bytes = atomic_load(&g.mapped);
 	o->retained_bytes = atomic_load(&g.retained);
-	pthread_mutex_lock(&g.thread_lock);
-	o->threads = g.nthreads;
-	pthread_mutex_unlock(&g.thread_lock);
-	/* Each thread may hold up to one batch unfolded (16 batches near the
-	 * low watermark are impossible: there every change is folded). */
+	/* Each thread holds at most one batch unfolded, either sign. */
 	o->max_drift = (size_t)o->threads * g.cfg.batch;
 }

@@ -52,6 +52,8 @@ struct mc_config {
 	int debug_retry;                /* open-coded retry detector: 1 on, -1 off (default on) */
 };
 
+/* Defaults: unlimited budget, background reclaim on, policy writeback. */
+void mc_config_defaults(struct mc_config *cfg);
 /*
  * Parse "budget=64M,policy=writeback,reserve=none,..." into @cfg (fields not
  * named keep their value).  On error returns -EINVAL and writes a message

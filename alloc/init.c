@@ -66,6 +66,7 @@ int mc_init(const struct mc_config *cfg, char *err, size_t errlen)
 	if (env && (ret = mc_fault_set(env, err, errlen)))
 		return ret;
 	mc_watchdog_start();
+	g.threads_started = 1;
 	if (g.cfg.background_reclaim > 0)
 		mc_reclaim_start_thread();
 	return 0;
@@ -73,6 +74,7 @@ int mc_init(const struct mc_config *cfg, char *err, size_t errlen)
 
 void mc_shutdown(void)
 {
+	g.threads_started = 0;
 	mc_reclaim_stop_thread();
 	mc_watchdog_stop();
 }

@@ -107,6 +107,8 @@ struct mc_thread {
 	unsigned scope;          /* MC_SCOPE_* in force */
 	unsigned scope_depth;
 	int64_t delta;           /* accounted bytes not yet folded into g.used */
+	unsigned fold_seq;       /* odd while a fold is moving delta into g.used */
+	unsigned snap_seq;       /* snapshot scratch, under g.thread_lock */
 	uint64_t allocs, frees;  /* single writer, read racily by snapshots */
 	uint64_t freed_bytes;    /* bytes this thread has freed (reclaim progress) */
 	struct site_ctr *sites;
@@ -149,6 +151,9 @@ static inline struct mc_thread *mc_thread(void)
 }
 /* Fold a thread's byte delta into the global counter. */
 void mc_fold(struct mc_thread *t);
+/* Set the thread's delta to @d and fold it, without @d ever being visible
+ * in the delta (which snapshots rely on staying within one batch). */
+void mc_fold_delta(struct mc_thread *t, int64_t d);
 
 /* ---- global state (budget.c) ---- */
 struct mc_global {
@@ -173,6 +178,7 @@ struct mc_global {
 	_Atomic uint64_t reports[MC_REP_KINDS];
 	int io_flusher, io_flusher_errno;
 	int initialised;
+	int threads_started;            /* mc_init() ran: reclaimer and watchdog */
 };
 extern struct mc_global g;
 
@@ -180,7 +186,6 @@ enum mc_level { LVL_LOW, LVL_MIN, LVL_ATOMIC, LVL_ALL };
 /* Charge @bytes at @level if it fits: 1 = charged. Folds @t first. */
 int mc_try_charge(struct mc_thread *t, size_t bytes, enum mc_level level);
 void mc_uncharge(struct mc_thread *t, size_t bytes);
-void mc_config_defaults(struct mc_config *c);
 int mc_apply_config(const struct mc_config *cfg, char *err, size_t errlen);
 
 /* ---- sites, faults, checks ---- */

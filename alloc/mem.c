@@ -78,18 +78,22 @@ static inline int fast_charge(struct mc_thread *t, size_t bytes)
 
 	if (unlikely(used > (int64_t)g.limit_low))
 		return 0;
-	t->delta = d;
 	if (unlikely(d > (int64_t)g.cfg.batch || used > (int64_t)g.near))
-		mc_fold(t);
+		mc_fold_delta(t, d);
+	else
+		__atomic_store_n(&t->delta, d, __ATOMIC_RELAXED);
 	return 1;
 }
 
 static inline void uncharge(struct mc_thread *t, size_t bytes)
 {
-	t->delta -= (int64_t)bytes;
-	if (unlikely(t->delta < -(int64_t)g.cfg.batch ||
+	int64_t d = t->delta - (int64_t)bytes;
+
+	if (unlikely(d < -(int64_t)g.cfg.batch ||
 		     atomic_load_explicit(&g.used, memory_order_relaxed) > (int64_t)g.near))
-		mc_fold(t);
+		mc_fold_delta(t, d);
+	else
+		__atomic_store_n(&t->delta, d, __ATOMIC_RELAXED);
 }
 
 void mc_uncharge(struct mc_thread *t, size_t bytes)

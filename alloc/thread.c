@@ -67,12 +67,23 @@ struct mc_thread *mc_thread_init(void)
 
 void mc_fold(struct mc_thread *t)
 {
-	int64_t d = t->delta;
+	mc_fold_delta(t, t->delta);
+}
 
-	if (!d)
+/* Move @d (the thread's new, not yet stored, delta) into g.used. */
+void mc_fold_delta(struct mc_thread *t, int64_t d)
+{
+	if (!d) {
+		__atomic_store_n(&t->delta, 0, __ATOMIC_RELAXED);
 		return;
-	t->delta = 0;
+	}
+	/* Seqcount so a snapshot never sees d in both places or in neither. */
+	__atomic_store_n(&t->fold_seq, t->fold_seq + 1, __ATOMIC_RELAXED);
+	atomic_thread_fence(memory_order_release);
 	int64_t now = atomic_fetch_add_explicit(&g.used, d, memory_order_relaxed) + d;
+	__atomic_store_n(&t->delta, 0, __ATOMIC_RELAXED);
+	atomic_thread_fence(memory_order_release);
+	__atomic_store_n(&t->fold_seq, t->fold_seq + 1, __ATOMIC_RELAXED);
 	int64_t pk = atomic_load_explicit(&g.peak, memory_order_relaxed);
 	while (now > pk && !atomic_compare_exchange_weak(&g.peak, &pk, now))
 		;
