@@ -157,6 +157,7 @@ struct sfs_bdev_stats {
 	uint64_t errors;                          /* bios completed with -EIO */
 	uint64_t injected_eio;                    /* of which injected */
 	uint64_t dropped_writes;                  /* writes eaten by a power cut */
+	uint64_t flushes_held;                    /* flushes that waited for covered writes */
 	uint64_t short_resubmits, eagain_retries;
 	uint64_t bounced;                         /* synchronous calls that needed a bounce buffer */
 };

@@ -90,6 +90,7 @@ void sfs_bdev_submit_batch(struct sfs_bdev *bdev, struct sfs_bio **bios, unsigne
 			bio->wait_writes = (uint32_t)bdev->writes_inflight;
 			if (bio->wait_writes) {
 				/* parked: released by the last covered write */
+				bdev->stats.flushes_held++;
 				chain_add(&bdev->flush_head, &bdev->flush_tail, bio);
 				continue;
 			}

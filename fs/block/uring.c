@@ -87,8 +87,13 @@ static void uring_dispatch(struct sfs_bdev *bdev, struct sfs_bio *chain, bool re
 	while (chain) {
 		struct sfs_bio *next = chain->next;
 
-		while (!reaper && u->inflight >= u->depth)
-			mc_cond_wait(&u->space, &u->sq_lock);
+		if (!reaper && u->inflight >= u->depth) {
+			/* what we prepared must reach the kernel before we wait
+			 * for completions to free space */
+			submit_all(u);
+			while (u->inflight >= u->depth)
+				mc_cond_wait(&u->space, &u->sq_lock);
+		}
 		u->inflight++;
 		prep(bdev, get_sqe(u), chain);
 		chain = next;
