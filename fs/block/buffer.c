@@ -382,7 +382,7 @@ int sfs_buf_get(struct sfs_bcache *c, uint64_t blkno, const struct sfs_buf_ops *
 {
 	mc_flags_t gfp = MC_KERNEL | ((flags & SFS_BUF_NOFAIL) ? MC_NOFAIL : 0);
 	struct sfs_buf *bh, *nb, *spare;
-	bool over;
+	size_t over;   /* buffers above max_bytes */
 
 	bh = sfs_buf_find(c, blkno);
 	if (bh) {
@@ -412,7 +412,8 @@ int sfs_buf_get(struct sfs_bcache *c, uint64_t blkno, const struct sfs_buf_ops *
 		c->st.hits++;
 	else
 		c->st.misses++;
-	over = c->max_bytes && (size_t)c->nr * c->bsize > c->max_bytes;
+	over = c->max_bytes && (size_t)c->nr * c->bsize > c->max_bytes
+		? c->nr - c->max_bytes / c->bsize : 0;
 	mc_mutex_unlock(&c->lock);
 	if (spare) {
 		buf_free(spare);
@@ -424,7 +425,7 @@ int sfs_buf_get(struct sfs_bcache *c, uint64_t blkno, const struct sfs_buf_ops *
 		}
 	}
 	if (over)
-		shrink_lru(c, 8, true, true);
+		shrink_lru(c, over, true, true);
 found:
 	if (ops && !bh->ops)
 		bh->ops = ops;
