@@ -241,8 +241,9 @@ static int derive(struct mc_config *c, char *err, size_t errlen)
 {
 	size_t b = c->budget;
 
+	/* Large budgets tolerate a large drift; small ones fold often. */
 	if (!c->batch)
-		c->batch = b ? clampsz(b / 256, 1024, 32 * 1024) : 32 * 1024;
+		c->batch = b ? clampsz(b / 256, 1024, 256 * 1024) : 256 * 1024;
 	if (!c->reserve_users_max)
 		c->reserve_users_max = 4;
 	if (!c->throttle_timeout_ns)

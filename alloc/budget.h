@@ -38,7 +38,7 @@ struct mc_config {
 	size_t atomic_reserve;     /* 0 = derived: 1% of budget */
 	size_t reclaim_reserve;    /* 0 = derived: 1% of budget */
 	unsigned reserve_users_max;/* concurrent reserve users, 0 = 4 */
-	size_t batch;              /* per-thread accounting batch, 0 = 32 KiB */
+	size_t batch;              /* per-thread accounting batch, 0 = budget/256 in [1K, 256K] */
 	enum mc_reserve_policy reserve_policy;
 	enum mc_throttle_policy throttle_policy;
 	uint64_t throttle_timeout_ns;   /* 0 = 100 ms (HZ/10) */

@@ -193,12 +193,18 @@ int mc_fault_check(struct mc_thread *t, struct mc_site *site)
 	uint64_t n;
 	int hit = 0;
 
+	/* Fast exit, no lock: this site was matched against the current rules
+	 * and no rule names it.  Only sites that a rule names pay for the lock. */
+	gen = atomic_load(&fault_gen);
+	if (__atomic_load_n(&site->inj_gen, __ATOMIC_ACQUIRE) == gen &&
+	    __atomic_load_n(&site->inj_rule, __ATOMIC_RELAXED) < 0)
+		return 0;
 	pthread_rwlock_rdlock(&fault_lock);
 	gen = atomic_load(&fault_gen);
 	if (__atomic_load_n(&site->inj_gen, __ATOMIC_ACQUIRE) != gen) {
 		/* Racing threads compute the same answer; the counter reset is
 		 * benign because the generation only changes under the write lock. */
-		site->inj_rule = match(site->name);
+		__atomic_store_n(&site->inj_rule, match(site->name), __ATOMIC_RELAXED);
 		__atomic_store_n(&site->inj_calls, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&site->inj_gen, gen, __ATOMIC_RELEASE);
 	}

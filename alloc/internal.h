@@ -63,6 +63,7 @@ struct span {
 struct mc_class_info {
 	uint32_t size, nslots, data_off, recip;
 	uint32_t batch;          /* objects moved per refill / flush */
+	uint32_t tc_max;         /* per-thread cache depth: at most 64 KiB per class */
 };
 extern struct mc_class_info mc_classes[NCLASSES];
 

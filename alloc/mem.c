@@ -202,8 +202,8 @@ void mc_free(void *p)
 		size = s->size;
 		mc_poison(p, size);
 		tc = &t->tc[s->cls];
-		if (unlikely(tc->count == TC_MAX))
-			mc_slab_flush(tc, s->cls, TC_MAX / 2);
+		if (unlikely(tc->count >= mc_classes[s->cls].tc_max))
+			mc_slab_flush(tc, s->cls, mc_classes[s->cls].tc_max / 2);
 		tc->slot[tc->count++] = p;
 	} else if (s->magic == LARGE_MAGIC && (char *)p == (char *)s + PAGE_SZ) {
 		idx = s->site_idx;

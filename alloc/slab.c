@@ -25,7 +25,6 @@ static uint8_t small_idx[MC_SMALL_MAX / 16 + 1];   /* (size+15)/16 -> class */
 struct central {
 	pthread_mutex_t lock;
 	struct span *partial;     /* spans with free slots */
-	struct span *spare;       /* one empty span kept to avoid map/unmap churn */
 } __attribute__((aligned(64)));
 static struct central central[NCLASSES];
 
@@ -48,7 +47,8 @@ void mc_classes_init(void)
 		ci->nslots = n;
 		ci->data_off = (uint32_t)header_bytes(n);
 		ci->recip = (uint32_t)(((1ull << 32) + sz - 1) / sz);
-		ci->batch = sz <= 1024 ? 32 : sz <= 4096 ? 8 : 2;
+		ci->tc_max = 65536 / sz < 2 ? 2 : 65536 / sz > TC_MAX ? TC_MAX : 65536 / sz;
+		ci->batch = ci->tc_max / 2 > 32 ? 32 : ci->tc_max / 2;
 		pthread_mutex_init(&central[c].lock, NULL);
 	}
 	for (size_t i = 0; i <= MC_SMALL_MAX / 16; i++) {
@@ -69,17 +69,11 @@ int mc_size_class(size_t size)
 
 static struct span *span_new(int cls)
 {
-	struct central *ce = &central[cls];
 	const struct mc_class_info *ci = &mc_classes[cls];
-	struct span *s = ce->spare;
+	struct span *s = mc_span_get();
 
-	if (s) {
-		ce->spare = NULL;
-	} else {
-		s = mc_span_get();
-		if (!s)
-			return NULL;
-	}
+	if (!s)
+		return NULL;
 	memset(s, 0, ci->data_off);
 	s->magic = SPAN_MAGIC;
 	s->cls = (uint16_t)cls;
@@ -174,12 +168,8 @@ void mc_slab_flush(struct mc_tcache *tc, int cls, uint32_t n)
 		if (s->nfree == s->nslots) {
 			partial_del(ce, s);
 			s->magic = 0;
-			if (!ce->spare) {
-				ce->spare = s;
-			} else {
-				s->next = release;
-				release = s;
-			}
+			s->next = release;
+			release = s;
 		}
 	}
 	pthread_mutex_unlock(&ce->lock);

@@ -11,7 +11,7 @@
 #include "alloc/internal.h"
 
 #define CHUNK_SPANS   16
-#define RETAIN_SPANS  8      /* empty spans kept resident for reuse */
+#define RETAIN_SPANS  8      /* empty spans kept resident for reuse: 2 MiB */
 
 static pthread_mutex_t span_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct span *free_spans;        /* empty, possibly decommitted */
