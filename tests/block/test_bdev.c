@@ -378,6 +378,56 @@ static void test_create_flag(void **st)
 	unlink(path);
 }
 
+/* io_uring_queue_init refusing (here: an impossible ring size) falls back
+ * to the pread workers, unless io_uring was demanded. */
+static void test_pread_fallback_when_uring_unavailable(void **st)
+{
+	struct sfs_bdev_opts o = { .queue_depth = 1u << 20 };
+	struct sfs_bdev *bdev;
+	struct scratch s;
+	uint8_t *buf = mc_alloc(BS, MC_KERNEL);
+
+	(void)st;
+	scratch_make(&s, 1 << 20);
+	assert_int_equal(sfs_bdev_open(s.path, 0, &o, &bdev), 0);
+	assert_false(sfs_bdev_is_uring(bdev));
+	pattern_fill(buf, BS, 1, 1);
+	assert_int_equal(sfs_bdev_write(bdev, buf, BS, BS), 0);
+	memset(buf, 0, BS);
+	assert_int_equal(sfs_bdev_read(bdev, buf, BS, BS), 0);
+	assert_true(pattern_check(buf, BS, 1, 1));
+	sfs_bdev_close(bdev);
+	o.engine = SFS_ENGINE_URING;
+	assert_true(sfs_bdev_open(s.path, 0, &o, &bdev) < 0);
+	mc_free(buf);
+	scratch_drop(&s);
+}
+
+/* A DIO alignment alloc/'s buffers cannot meet counts as a refusal of
+ * O_DIRECT: buffered mode (one log line), or -EINVAL if direct was demanded. */
+static void test_buffered_fallback_when_direct_refused(void **st)
+{
+	struct sfs_bdev_opts o = { .align = 8192 };
+	struct sfs_bdev *bdev;
+	struct scratch s;
+	uint8_t *buf = mc_alloc(BS, MC_KERNEL);
+
+	(void)st;
+	scratch_make(&s, 1 << 20);
+	assert_int_equal(sfs_bdev_open(s.path, 0, &o, &bdev), 0);
+	assert_false(sfs_bdev_is_direct(bdev));
+	assert_int_equal(sfs_bdev_align(bdev), 1);
+	pattern_fill(buf, BS, 2, 1);
+	assert_int_equal(sfs_bdev_write(bdev, buf, BS, 2 * BS), 0);
+	assert_int_equal(sfs_bdev_read(bdev, buf, BS, 2 * BS), 0);
+	assert_true(pattern_check(buf, BS, 2, 1));
+	sfs_bdev_close(bdev);
+	o.cache = SFS_CACHE_DIRECT;
+	assert_int_equal(sfs_bdev_open(s.path, 0, &o, &bdev), -EINVAL);
+	mc_free(buf);
+	scratch_drop(&s);
+}
+
 static void test_option_string(void **st)
 {
 	struct sfs_bdev_opts o = { 0 };
@@ -438,6 +488,8 @@ int main(void)
 		cmocka_unit_test(test_errors_reach_caller),
 		cmocka_unit_test(test_exclusive_open),
 		cmocka_unit_test(test_create_flag),
+		cmocka_unit_test(test_pread_fallback_when_uring_unavailable),
+		cmocka_unit_test(test_buffered_fallback_when_direct_refused),
 		cmocka_unit_test(test_option_string),
 	};
 

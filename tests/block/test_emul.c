@@ -267,6 +267,39 @@ static void test_power_cut_by_call(void **st)
 	scratch_drop(&s);
 }
 
+static void count_end(struct sfs_bio *bio)
+{
+	__atomic_fetch_add((int *)bio->private, 1, __ATOMIC_RELAXED);
+}
+
+/* Writes are reported to alloc/ as writeback from submission until they
+ * are reaped (delayed here by the emulated latency). */
+static void test_writeback_reported_to_alloc(void **st)
+{
+	struct sfs_bdev *bdev;
+	struct scratch s;
+	uint8_t *buf = mc_zalloc(8 * BS, MC_KERNEL);
+	struct sfs_bio bio = { .op = SFS_BIO_WRITE, .buf = buf, .len = 8 * BS, .off = 0,
+			       .end_io = count_end };
+	size_t before;
+	int done = 0;
+
+	(void)st;
+	bio.private = &done;
+	scratch_make(&s, 1 << 20);
+	assert_int_equal(open_opts(&s, "latency=100ms", &bdev), 0);
+	before = mc_writeback_inflight();
+	sfs_bdev_submit(bdev, &bio);
+	assert_true(mc_writeback_inflight() >= before + 8);
+	assert_int_equal(__atomic_load_n(&done, __ATOMIC_RELAXED), 0);
+	sfs_bdev_drain(bdev);
+	assert_int_equal(done, 1);
+	assert_int_equal(mc_writeback_inflight(), before);
+	sfs_bdev_close(bdev);
+	mc_free(buf);
+	scratch_drop(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -280,6 +313,7 @@ int main(void)
 		cmocka_unit_test(test_power_cut_after_nth_write),
 		cmocka_unit_test(test_power_cut_after_chosen_flush),
 		cmocka_unit_test(test_power_cut_by_call),
+		cmocka_unit_test(test_writeback_reported_to_alloc),
 	};
 
 	return cmocka_run_group_tests(tests, test_init_alloc, NULL);
