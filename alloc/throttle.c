@@ -118,11 +118,15 @@ static enum mc_wait_end wait_writeback(uint64_t timeout)
 	struct mc_clock *clk = mc_clock_get();
 	uint64_t dl = clk->now_ns(clk) + timeout;
 	enum mc_wait_end end = MC_WAIT_WOKEN;
+	uint64_t mine;
 
 	pthread_mutex_lock(&tl);
+	mine = atomic_load(&wb_completed);
 	if (atomic_fetch_add(&wb_waiters, 1) == 0)
-		__atomic_store_n(&wb_start, atomic_load(&wb_completed), __ATOMIC_RELAXED);
-	while (atomic_load(&wb_completed) - wb_start <=
+		__atomic_store_n(&wb_start, mine, __ATOMIC_RELAXED);
+	/* Each waiter counts from its own start, so one arriving late does not
+	 * return at once on completions that happened before it came. */
+	while (atomic_load(&wb_completed) - mine <=
 	       (uint64_t)g.cfg.writeback_cluster * atomic_load(&wb_waiters)) {
 		if (clk->wait(clk, &wb_cv, &tl, dl) == ETIMEDOUT || clk->now_ns(clk) >= dl) {
 			end = MC_WAIT_TIMEOUT;
