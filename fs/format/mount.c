@@ -214,6 +214,52 @@ err:
 	return ret;
 }
 
+int sfs_sb_read_copy(struct sfs_bdev *bdev, uint64_t blkno, uint32_t block_log,
+		     struct sfs_super *sb, char *msg, size_t msglen)
+{
+	uint8_t *raw = sfs_io_alloc(SFS_SB_SIZE);
+	int ret;
+
+	if (!raw)
+		return mnt_err(-ENOMEM, msg, msglen, "out of memory");
+	ret = sfs_io_read(bdev, raw, SFS_SB_SIZE, blkno << block_log);
+	if (ret) {
+		mnt_err(ret, msg, msglen, "cannot read block %llu: %s",
+			(unsigned long long)blkno, strerror(-ret));
+		goto out;
+	}
+	ret = sfs_super_verify(raw, blkno, msg, msglen);
+	if (!ret) {
+		sfs_super_decode(sb, raw);
+		if (blkno && sb->block_log != block_log)
+			ret = mnt_err(-EFSCORRUPTED, msg, msglen,
+				      "superblock copy at block %llu is for %u-byte blocks",
+				      (unsigned long long)blkno, 1u << sb->block_log);
+	}
+out:
+	mc_free(raw);
+	return ret;
+}
+
+int sfs_sb_probe_backup(struct sfs_bdev *bdev, struct sfs_super *sb, uint64_t *blkno,
+			char *msg, size_t msglen)
+{
+	uint64_t size = sfs_bdev_size(bdev);
+
+	for (uint32_t log = SFS_MIN_BLOCK_LOG; log <= SFS_MAX_BLOCK_LOG; log++) {
+		uint64_t blk = size >> log;
+
+		if (blk < 8)
+			continue;
+		if (!sfs_sb_read_copy(bdev, blk - 1, log, sb, NULL, 0)) {
+			*blkno = blk - 1;
+			return 0;
+		}
+	}
+	return mnt_err(-ENOENT, msg, msglen,
+		       "no backup superblock in the last block of the image for any block size");
+}
+
 void sfs_sb_free(struct sfs_sb_info *sbi)
 {
 	if (!sbi)

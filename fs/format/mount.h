@@ -66,6 +66,18 @@ int sfs_sb_load(struct sfs_bdev *bdev, unsigned flags, struct sfs_sb_info **out,
  * sfs_sb_load() it. */
 int sfs_sb_open(const char *path, unsigned flags, struct sfs_sb_info **out,
 		char *msg, size_t msglen);
+/*
+ * Find the backup superblock when the primary cannot be trusted: the last
+ * block of the image, tried for every block size (mkfs makes the image
+ * exactly as long as the filesystem).  0 with the decoded copy and its
+ * block number, or -ENOENT with what was tried in @msg.
+ */
+int sfs_sb_probe_backup(struct sfs_bdev *bdev, struct sfs_super *sb, uint64_t *blkno,
+			char *msg, size_t msglen);
+/* Read and check the superblock copy at @blkno with blocks of 1 << @block_log
+ * (for the primary, blkno 0, any block size is accepted). */
+int sfs_sb_read_copy(struct sfs_bdev *bdev, uint64_t blkno, uint32_t block_log,
+		     struct sfs_super *sb, char *msg, size_t msglen);
 /* Release what sfs_sb_load/sfs_sb_open returned (closes an owned bdev). */
 void sfs_sb_free(struct sfs_sb_info *sbi);
 

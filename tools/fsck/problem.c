@@ -1,0 +1,144 @@
+/* Problem table and the fix/ask/count logic (see problem.h). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tools/fsck/fsck.h"
+#include "tools/fsck/problem.h"
+
+const struct problem_desc problem_table[PR_COUNT] = {
+	[PR_SB_PRIMARY_BAD] = { "S01", "primary superblock damaged (checksum, magic, geometry)",
+				"Restore it from the backup", 0 },
+	[PR_SB_BACKUP_BAD] = { "S02", "backup superblock damaged or missing",
+			       "Rewrite it from the primary", PR_PREEN_OK },
+	[PR_SB_BACKUP_DIFFERS] = { "S03", "backup superblock disagrees with the primary",
+				   "Rewrite it from the primary", PR_PREEN_OK },
+	[PR_SB_NEEDS_RECOVERY] = { "S04", "journal needs recovery (replay arrives with the journal)",
+				   NULL, PR_NO_FIX },
+	[PR_SB_FREE_BLOCKS] = { "S05", "superblock free block count wrong",
+				"Set it to the counted value", PR_PREEN_OK },
+	[PR_SB_FREE_INODES] = { "S06", "superblock free inode count wrong",
+				"Set it to the counted value", PR_PREEN_OK },
+	[PR_SB_ERROR_STATE] = { "S07", "filesystem recorded runtime errors",
+				"Clear the error state", PR_PREEN_OK },
+	[PR_JSB_BAD] = { "S08", "journal superblock damaged",
+			 "Re-create an empty journal superblock", 0 },
+	[PR_GDT_BLOCK_BAD] = { "G01", "group descriptor block damaged",
+			       "Restore it from the backup (or rebuild it)", 0 },
+	[PR_GDT_BACKUP_BAD] = { "G02", "backup group descriptor block damaged",
+				"Rewrite it from the primary", PR_PREEN_OK },
+	[PR_GD_LOCATION] = { "G03", "group descriptor points somewhere the geometry does not",
+			     "Set it from the geometry", 0 },
+	[PR_GD_FLAGS] = { "G04", "group descriptor flags invalid",
+			  "Clear the invalid flags", 0 },
+	[PR_INODE_BAD] = { "I01", "inode record damaged (checksum, identity, fields)",
+			   "Clear the inode", 0 },
+	[PR_INODE_GARBAGE] = { "I02", "inode slot in use range holds no inode record",
+			       "Zero the slot", PR_PREEN_OK },
+	[PR_INODE_BLOCKS] = { "I03", "inode block count wrong",
+			      "Set it to the counted value", PR_PREEN_OK },
+	[PR_EXTENT_BAD] = { "I04", "extent tree damaged or out of range",
+			    "Clear the inode", 0 },
+	[PR_BLOCK_DUP] = { "I05", "block claimed twice (the extent pass of issue 7 resolves these)",
+			   NULL, PR_NO_FIX },
+	[PR_ROOT_BAD] = { "I06", "root directory missing or not a directory", NULL, PR_NO_FIX },
+	[PR_DIRBLOCK_BAD] = { "I07", "directory block damaged",
+			      "Re-create the root directory block", 0 },
+	[PR_DIRBLOCK_UNFIXABLE] = { "I08", "directory block damaged (directory repair arrives with issue 8)",
+				    NULL, PR_NO_FIX },
+	[PR_BBITMAP_BAD] = { "B01", "block bitmap damaged (checksum, self-description)",
+			     "Rebuild it from the inode tables", 0 },
+	[PR_IBITMAP_BAD] = { "B02", "inode bitmap damaged (checksum, self-description)",
+			     "Rebuild it from the inode tables", 0 },
+	[PR_BBITMAP_DIFF] = { "B03", "block bitmap disagrees with what the inodes own",
+			      "Correct the bitmap", PR_PREEN_OK },
+	[PR_IBITMAP_DIFF] = { "B04", "inode bitmap disagrees with the inode table",
+			      "Correct the bitmap", PR_PREEN_OK },
+	[PR_UNINIT_IN_USE] = { "B05", "uninitialised group holds blocks of a live inode",
+			       "Initialise the group's bitmap", 0 },
+	[PR_GD_COUNTS] = { "B06", "group descriptor counts or free-space summary wrong",
+			   "Set them to the counted values", PR_PREEN_OK },
+};
+
+static bool ask(const char *question)
+{
+	char line[32];
+
+	for (;;) {
+		fprintf(stdout, "%s<y>? ", question);
+		fflush(stdout);
+		if (!fgets(line, sizeof(line), stdin))
+			return false;
+		if (line[0] == '\n' || line[0] == 'y' || line[0] == 'Y')
+			return true;
+		if (line[0] == 'n' || line[0] == 'N')
+			return false;
+	}
+}
+
+bool fix_problem(struct fsck *f, enum problem p, const char *fmt, ...)
+{
+	const struct problem_desc *d = &problem_table[p];
+	bool fix = false;
+	va_list ap;
+
+	f->problems++;
+	printf("%s: [%s] ", f->image, d->code);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+
+	if (d->flags & PR_NO_FIX) {
+		printf(".  Not fixed by this fsck.\n");
+		f->unfixed++;
+		return false;
+	}
+	switch (f->mode) {
+	case FSCK_NO:
+		printf(".  %s? no\n", d->fix);
+		break;
+	case FSCK_YES:
+		printf(".  %s? yes\n", d->fix);
+		fix = true;
+		break;
+	case FSCK_PREEN:
+		if (d->flags & PR_PREEN_OK) {
+			printf(".  FIXED (%s).\n", d->fix);
+			fix = true;
+		} else {
+			printf(".\n");
+			f->preen_abort = true;
+		}
+		break;
+	case FSCK_ASK:
+		printf(".\n");
+		fix = ask(d->fix);
+		break;
+	}
+	if (fix)
+		f->fixed++;
+	else
+		f->unfixed++;
+	fflush(stdout);
+	return fix;
+}
+
+void fix_failed(struct fsck *f, enum problem p, int err)
+{
+	printf("%s: [%s] repair failed: %s\n", f->image, problem_table[p].code, strerror(-err));
+	f->fixed--;
+	f->unfixed++;
+}
+
+void problem_table_print(FILE *out)
+{
+	fprintf(out, "%-4s %-6s %-62s %s\n", "code", "preen", "problem", "fix");
+	for (int i = 0; i < PR_COUNT; i++) {
+		const struct problem_desc *d = &problem_table[i];
+
+		fprintf(out, "%-4s %-6s %-62s %s\n", d->code,
+			(d->flags & PR_NO_FIX) ? "-" : (d->flags & PR_PREEN_OK) ? "yes" : "no",
+			d->what, d->fix ? d->fix : "(none yet)");
+	}
+}
