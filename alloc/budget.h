@@ -73,7 +73,7 @@ struct mc_budget_snap {
 	size_t atomic_reserve, reclaim_reserve;
 	size_t peak_used;
 	size_t mapped_bytes;      /* spans + large mappings currently mapped */
-	size_t retained_bytes;    /* empty spans kept mapped for reuse */
+	size_t retained_bytes;    /* empty spans kept resident for reuse (<= 2 MiB) */
 	unsigned threads;
 };
 void mc_budget_snapshot(struct mc_budget_snap *out);

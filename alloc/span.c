@@ -53,9 +53,10 @@ struct span *mc_span_get(void)
 	if (free_spans) {
 		s = free_spans;
 		free_spans = s->next;
-		if (s->pad) /* still resident */
+		if (s->pad) { /* still resident */
 			nfree_resident--;
-		atomic_fetch_sub_explicit(&g.retained, SPAN_SIZE, memory_order_relaxed);
+			atomic_fetch_sub_explicit(&g.retained, SPAN_SIZE, memory_order_relaxed);
+		}
 		goto out;
 	}
 	if (chunk_next == chunk_end) {
@@ -86,7 +87,8 @@ void mc_span_put(struct span *s)
 	s->pad = !decommit;
 	s->next = free_spans;
 	free_spans = s;
-	atomic_fetch_add_explicit(&g.retained, SPAN_SIZE, memory_order_relaxed);
+	if (!decommit)
+		atomic_fetch_add_explicit(&g.retained, SPAN_SIZE, memory_order_relaxed);
 	pthread_mutex_unlock(&span_lock);
 	if (decommit) {
 		/* Keep the header page (it links the free list); drop the rest. */

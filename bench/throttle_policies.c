@@ -20,109 +20,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include "alloc/mc.h"
+#include "simdev.h"
 
 #define WRITERS 4
 #define PAGE 4096
 
-struct device {
-	pthread_mutex_t lock;
-	pthread_cond_t cv;
-	void **q;
-	size_t head, tail, cap;
-	double rate;           /* bytes per second */
-	unsigned burst_ms;     /* 0 = complete continuously */
-	int stop;
-};
-
-static struct device dev;
+static struct simdev *dev;
 static size_t pages_per_writer;
-
-static void sleep_ns(uint64_t ns)
-{
-	struct timespec ts = { (time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull) };
-	nanosleep(&ts, NULL);
-}
-
-/* Take up to @max queued pages; returns how many. */
-static size_t take(void **batch, size_t max, int wait)
-{
-	size_t n = 0;
-
-	pthread_mutex_lock(&dev.lock);
-	while (wait && dev.head == dev.tail && !dev.stop)
-		pthread_cond_wait(&dev.cv, &dev.lock);
-	while (n < max && dev.head != dev.tail)
-		batch[n++] = dev.q[dev.head++ % dev.cap];
-	pthread_mutex_unlock(&dev.lock);
-	return n;
-}
-
-static void complete(void **batch, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		mc_free(batch[i]);
-	mc_writeback_completed(n);
-}
-
-/* A steady device: pages complete in small batches at the set rate. */
-static void device_steady(void)
-{
-	uint64_t busy_until = mc_monotonic_ns();
-	void *batch[8];
-
-	for (;;) {
-		size_t n = take(batch, 8, 1);
-		if (!n && dev.stop)
-			return;
-		uint64_t now = mc_monotonic_ns();
-		if (busy_until < now)
-			busy_until = now;           /* idle time banks no credit */
-		busy_until += (uint64_t)((double)n * PAGE / dev.rate * 1e9);
-		if (busy_until > now)
-			sleep_ns(busy_until - now);
-		complete(batch, n);
-	}
-}
-
-/* A bursty device: the same average rate, but everything written during a
- * period is reported complete at once at the period's end. */
-static void device_bursty(void)
-{
-	uint64_t period = dev.burst_ms * 1000000ull;
-	size_t per_period = (size_t)(dev.rate * (double)dev.burst_ms / 1000.0 / PAGE);
-	void **batch = malloc(per_period * sizeof(void *));
-
-	for (;;) {
-		sleep_ns(period);
-		size_t n = take(batch, per_period, 0);
-		if (!n && dev.stop)
-			break;
-		complete(batch, n);
-	}
-	free(batch);
-}
-
-static void *device_main(void *arg)
-{
-	(void)arg;
-	if (dev.burst_ms)
-		device_bursty();
-	else
-		device_steady();
-	return NULL;
-}
-
-static void kick(void *arg, size_t pages)
-{
-	(void)arg;
-	(void)pages;
-	pthread_mutex_lock(&dev.lock);
-	pthread_cond_signal(&dev.cv);
-	pthread_mutex_unlock(&dev.lock);
-}
 
 struct writer {
 	uint64_t *lat;
@@ -137,11 +43,7 @@ static void *writer_main(void *arg)
 		void *p = mc_alloc_named("bench.dirty_page", PAGE, MC_KERNEL | MC_NOFAIL);
 		w->lat[w->n++] = mc_monotonic_ns() - t0;
 		memset(p, 0x5a, 64);
-		pthread_mutex_lock(&dev.lock);
-		dev.q[dev.tail++ % dev.cap] = p;
-		mc_writeback_submitted(1);
-		pthread_cond_signal(&dev.cv);
-		pthread_mutex_unlock(&dev.lock);
+		simdev_queue(dev, p);
 	}
 	return NULL;
 }
@@ -157,7 +59,7 @@ static void run(const char *policy, double mibps, unsigned burst_ms, size_t tota
 	struct mc_config c;
 	struct mc_stats a, b;
 	struct writer w[WRITERS];
-	pthread_t wt[WRITERS], dt;
+	pthread_t wt[WRITERS];
 	char err[256], opts[256];
 
 	snprintf(opts, sizeof(opts), "budget=16M,policy=%s,congestion_sleep=100ms,"
@@ -167,18 +69,10 @@ static void run(const char *policy, double mibps, unsigned burst_ms, size_t tota
 		fprintf(stderr, "%s\n", err);
 		exit(1);
 	}
-	memset(&dev, 0, sizeof(dev));
-	pthread_mutex_init(&dev.lock, NULL);
-	pthread_cond_init(&dev.cv, NULL);
-	dev.cap = 1 << 20;
-	dev.q = calloc(dev.cap, sizeof(void *));
-	dev.rate = mibps * 1048576.0;
-	dev.burst_ms = burst_ms;
 	pages_per_writer = total_mib * 256 / WRITERS;
-	mc_set_writeback_kick(kick, NULL);
 	mc_stats_snapshot(&a);
 	uint64_t t0 = mc_monotonic_ns();
-	pthread_create(&dt, NULL, device_main, NULL);
+	dev = simdev_start(mibps * 1048576.0, burst_ms);
 	for (int i = 0; i < WRITERS; i++) {
 		w[i].lat = calloc(pages_per_writer, sizeof(uint64_t));
 		w[i].n = 0;
@@ -186,14 +80,9 @@ static void run(const char *policy, double mibps, unsigned burst_ms, size_t tota
 	}
 	for (int i = 0; i < WRITERS; i++)
 		pthread_join(wt[i], NULL);
-	pthread_mutex_lock(&dev.lock);
-	dev.stop = 1;
-	pthread_cond_signal(&dev.cv);
-	pthread_mutex_unlock(&dev.lock);
-	pthread_join(dt, NULL);
+	simdev_stop(dev);
 	double secs = (double)(mc_monotonic_ns() - t0) / 1e9;
 	mc_stats_snapshot(&b);
-	mc_set_writeback_kick(NULL, NULL);
 
 	size_t n = pages_per_writer * WRITERS, k = 0;
 	uint64_t *all = malloc(n * sizeof(uint64_t));
@@ -219,7 +108,6 @@ static void run(const char *policy, double mibps, unsigned burst_ms, size_t tota
 	       (unsigned long long)woken, (unsigned long long)tmo, (unsigned long long)comp,
 	       (unsigned long long)(b.stalls - a.stalls));
 	free(all);
-	free(dev.q);
 }
 
 int main(int argc, char **argv)
