@@ -1,6 +1,7 @@
 /* Reclaim, throttling, reserves, mempools and the watchdog (seeds 000, 003, 004). */
 #include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 #include "helpers.h"
 
@@ -285,6 +286,117 @@ static void test_watchdog_reports_a_stuck_nofail(void **state)
 	setup_budget(NULL);
 }
 
+/* ---- an injected clock: waits end on the test's time, not the wall's ---- */
+static _Atomic uint64_t fake_ns = 1000000000ull;
+
+static uint64_t fake_now(struct mc_clock *c)
+{
+	(void)c;
+	return atomic_load(&fake_ns);
+}
+
+static int fake_wait(struct mc_clock *c, pthread_cond_t *cv, pthread_mutex_t *m, uint64_t dl)
+{
+	/* Poll the fake time; a real signal still ends the wait early. */
+	uint64_t real_dl = mc_monotonic_ns() + 1000000ull;
+	struct timespec ts = { (time_t)(real_dl / 1000000000ull), (long)(real_dl % 1000000000ull) };
+	(void)c;
+	if (pthread_cond_timedwait(cv, m, &ts) == 0)
+		return 0;
+	return atomic_load(&fake_ns) >= dl ? ETIMEDOUT : 0;
+}
+
+static struct mc_clock fake_clock = { fake_now, fake_wait };
+static _Atomic int throttle_done;
+static enum mc_wait_end throttle_end;
+
+static void *throttle_thread(void *arg)
+{
+	(void)arg;
+	throttle_end = mc_reclaim_throttle(MC_THROTTLE_WRITEBACK);
+	atomic_store(&throttle_done, 1);
+	return NULL;
+}
+
+static void test_injected_clock_decides_when_waits_end(void **state)
+{
+	pthread_t t;
+	(void)state;
+
+	mc_clock_set(&fake_clock);
+	/* congestion: 100 ms of *clock* time, however long the wall takes. */
+	setup_budget("budget=4M,policy=congestion,congestion_sleep=100ms,throttle_timeout=1s");
+	mc_writeback_submitted(64);
+	atomic_store(&throttle_done, 0);
+	pthread_create(&t, NULL, throttle_thread, NULL);
+	usleep(200000);                                 /* 200 ms of wall time */
+	assert_false(atomic_load(&throttle_done));
+	atomic_fetch_add(&fake_ns, 100000000ull);       /* 100 ms of clock time */
+	pthread_join(t, NULL);
+	assert_int_equal(throttle_end, MC_WAIT_TIMEOUT);
+
+	/* rate: completions at exactly 1000 pages per clock second; a cluster
+	 * of 32 pages must then sleep 32 ms of clock time. */
+	setup_budget("budget=4M,policy=rate,cluster=32,throttle_timeout=1s");
+	for (int i = 0; i < 50; i++) {
+		atomic_fetch_add(&fake_ns, 10000000ull);
+		mc_writeback_completed(10);
+		mc_writeback_submitted(10);
+	}
+	assert_true(mc_writeback_rate() >= 990 && mc_writeback_rate() <= 1010);
+	atomic_store(&throttle_done, 0);
+	pthread_create(&t, NULL, throttle_thread, NULL);
+	usleep(50000);
+	atomic_fetch_add(&fake_ns, 31000000ull);
+	usleep(50000);
+	assert_false(atomic_load(&throttle_done));      /* 31 ms: not yet */
+	atomic_fetch_add(&fake_ns, 2000000ull);
+	pthread_join(t, NULL);
+	assert_int_equal(throttle_end, MC_WAIT_COMPUTED);
+	mc_writeback_completed(mc_writeback_inflight());
+	mc_clock_set(NULL);
+	setup_budget(NULL);
+}
+
+/* Seed 003: a large (kvmalloc-style) NOFAIL inside a NOFS scope loops in
+ * the allocator until memory comes back, without touching FS shrinkers. */
+static void test_large_nofail_in_nofs_scope_loops_until_memory_returns(void **state)
+{
+	struct mc_stats a, b;
+	struct tcache fsc;
+	struct hog h = { 0 };
+	pthread_t t;
+	(void)state;
+
+	setup_budget("budget=4M,background=off,throttle_timeout=50ms,reserve=none");
+	tcache_init(&fsc, "test-fs-large", MC_FS, 4096);
+	tcache_fill(&fsc, 32);
+	hog_fill(&h, 4096);
+	struct freer f = { &h, 300, 200 };
+	mc_stats_snapshot(&a);
+	pthread_create(&t, NULL, delayed_free, &f);
+	catch_start(KIND(MC_REP_NOFAIL_LARGE));   /* large NOFAIL is legal, and warned */
+	mc_scope_t tok = mc_nofs_save();
+	void *p = mc_alloc_named("test.large_nofail", 512 * 1024, MC_KERNEL | MC_NOFAIL);
+	mc_nofs_restore(tok);
+	catch_stop();
+	assert_int_equal(catcher.n[MC_REP_NOFAIL_LARGE], 1);
+	pthread_join(t, NULL);
+	mc_stats_snapshot(&b);
+	assert_non_null(p);
+	memset(p, 1, 512 * 1024);
+	assert_int_equal(fsc.direct_calls, 0);
+	assert_true(mc_site_find("test.large_nofail")->nofail_loops > 0);
+	assert_int_equal(b.reserve_atomic_uses + b.reserve_reclaim_uses +
+			 b.reserve_kernel_min_uses + b.reserve_kernel_nowmark_uses,
+			 a.reserve_atomic_uses + a.reserve_reclaim_uses +
+			 a.reserve_kernel_min_uses + a.reserve_kernel_nowmark_uses);
+	mc_free(p);
+	tcache_destroy(&fsc);
+	hog_free(&h);
+	setup_budget(NULL);
+}
+
 /* ---- 4 threads, tight budget, a cache and a slow simulated device ---- */
 struct device {
 	pthread_mutex_t lock;
@@ -408,6 +520,8 @@ int main(void)
 		cmocka_unit_test(test_writeback_throttle_ends_as_each_policy_should),
 		cmocka_unit_test(test_mempool_double_take_is_reported),
 		cmocka_unit_test(test_watchdog_reports_a_stuck_nofail),
+		cmocka_unit_test(test_injected_clock_decides_when_waits_end),
+		cmocka_unit_test(test_large_nofail_in_nofs_scope_loops_until_memory_returns),
 		cmocka_unit_test(test_four_threads_under_tight_budget_no_deadlock_no_stall),
 	};
 	char err[256];
