@@ -113,26 +113,44 @@ static enum mc_wait_end sleep_for(uint64_t ns, enum mc_wait_end end)
 	return end;
 }
 
-static enum mc_wait_end wait_writeback(uint64_t timeout)
+/* Enough writeback completed since this waiter began? (tl held) */
+static int writeback_done(uint64_t mine)
+{
+	/* Each waiter counts from its own start, so one arriving late does not
+	 * return at once on completions that happened before it came. */
+	return atomic_load(&wb_completed) - mine >
+	       (uint64_t)g.cfg.writeback_cluster * atomic_load(&wb_waiters);
+}
+
+/* Anything freed since this waiter began? (tl held) */
+static int memory_freed(uint64_t mark)
+{
+	return atomic_load(&np_freed) != mark;
+}
+
+/* Sleep on @cv (tl held) until done(mark) or the timeout. */
+static enum mc_wait_end wait_for(pthread_cond_t *cv, int (*done)(uint64_t), uint64_t mark,
+				 uint64_t timeout)
 {
 	struct mc_clock *clk = mc_clock_get();
 	uint64_t dl = clk->now_ns(clk) + timeout;
-	enum mc_wait_end end = MC_WAIT_WOKEN;
+
+	while (!done(mark))
+		if (clk->wait(clk, cv, &tl, dl) == ETIMEDOUT || clk->now_ns(clk) >= dl)
+			return done(mark) ? MC_WAIT_WOKEN : MC_WAIT_TIMEOUT;
+	return MC_WAIT_WOKEN;
+}
+
+static enum mc_wait_end wait_writeback(uint64_t timeout)
+{
+	enum mc_wait_end end;
 	uint64_t mine;
 
 	pthread_mutex_lock(&tl);
 	mine = atomic_load(&wb_completed);
 	if (atomic_fetch_add(&wb_waiters, 1) == 0)
 		__atomic_store_n(&wb_start, mine, __ATOMIC_RELAXED);
-	/* Each waiter counts from its own start, so one arriving late does not
-	 * return at once on completions that happened before it came. */
-	while (atomic_load(&wb_completed) - mine <=
-	       (uint64_t)g.cfg.writeback_cluster * atomic_load(&wb_waiters)) {
-		if (clk->wait(clk, &wb_cv, &tl, dl) == ETIMEDOUT || clk->now_ns(clk) >= dl) {
-			end = MC_WAIT_TIMEOUT;
-			break;
-		}
-	}
+	end = wait_for(&wb_cv, writeback_done, mine, timeout);
 	atomic_fetch_sub(&wb_waiters, 1);
 	pthread_mutex_unlock(&tl);
 	return end;
@@ -140,20 +158,11 @@ static enum mc_wait_end wait_writeback(uint64_t timeout)
 
 static enum mc_wait_end wait_frees(uint64_t timeout)
 {
-	struct mc_clock *clk = mc_clock_get();
-	uint64_t dl = clk->now_ns(clk) + timeout;
-	enum mc_wait_end end = MC_WAIT_WOKEN;
-	uint64_t mark;
+	enum mc_wait_end end;
 
 	pthread_mutex_lock(&tl);
 	atomic_fetch_add(&mc_noprogress_waiters, 1);
-	mark = atomic_load(&np_freed);
-	while (atomic_load(&np_freed) == mark) {
-		if (clk->wait(clk, &np_cv, &tl, dl) == ETIMEDOUT || clk->now_ns(clk) >= dl) {
-			end = MC_WAIT_TIMEOUT;
-			break;
-		}
-	}
+	end = wait_for(&np_cv, memory_freed, atomic_load(&np_freed), timeout);
 	atomic_fetch_sub(&mc_noprogress_waiters, 1);
 	pthread_mutex_unlock(&tl);
 	return end;

@@ -194,4 +194,20 @@ static inline uint64_t now_ms(void)
 	return mc_monotonic_ns() / 1000000ull;
 }
 
+/* Every alloc test program: init with the suite's environment, run, stop. */
+static inline int run_alloc_tests(const struct CMUnitTest *tests, size_t n, const char *name)
+{
+	char err[256];
+	int r;
+
+	if (mc_init(NULL, err, sizeof(err))) {
+		fprintf(stderr, "%s: %s\n", name, err);
+		return 1;
+	}
+	r = _cmocka_run_group_tests(name, tests, n, NULL, NULL);
+	mc_shutdown();
+	return r;
+}
+#define RUN_ALLOC_TESTS(t) run_alloc_tests((t), sizeof(t) / sizeof((t)[0]), __FILE__)
+
 #endif

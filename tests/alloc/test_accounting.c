@@ -172,10 +172,5 @@ int main(void)
 		cmocka_unit_test(test_alignment_and_zeroing),
 		cmocka_unit_test(test_stats_print_text_and_json),
 	};
-	char err[256];
-	if (mc_init(NULL, err, sizeof(err)))
-		fail_msg("%s", err);
-	int r = cmocka_run_group_tests(tests, NULL, NULL);
-	mc_shutdown();
-	return r;
+	return RUN_ALLOC_TESTS(tests);
 }

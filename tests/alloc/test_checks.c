@@ -204,10 +204,5 @@ int main(void)
 		cmocka_unit_test(test_double_free_aborts_with_a_report),
 		cmocka_unit_test(test_asan_sees_use_after_free_in_our_memory),
 	};
-	char err[256];
-	if (mc_init(NULL, err, sizeof(err)))
-		fail_msg("%s", err);
-	int r = cmocka_run_group_tests(tests, NULL, NULL);
-	mc_shutdown();
-	return r;
+	return RUN_ALLOC_TESTS(tests);
 }

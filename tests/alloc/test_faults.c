@@ -233,10 +233,5 @@ int main(void)
 		cmocka_unit_test(test_invalid_spec_names_what_is_wrong),
 		cmocka_unit_test(test_invalid_budget_names_what_is_wrong),
 	};
-	char err[256];
-	if (mc_init(NULL, err, sizeof(err)))
-		fail_msg("%s", err);
-	int r = cmocka_run_group_tests(tests, NULL, NULL);
-	mc_shutdown();
-	return r;
+	return RUN_ALLOC_TESTS(tests);
 }

@@ -524,10 +524,5 @@ int main(void)
 		cmocka_unit_test(test_large_nofail_in_nofs_scope_loops_until_memory_returns),
 		cmocka_unit_test(test_four_threads_under_tight_budget_no_deadlock_no_stall),
 	};
-	char err[256];
-	if (mc_init(NULL, err, sizeof(err)))
-		fail_msg("%s", err);
-	int r = cmocka_run_group_tests(tests, NULL, NULL);
-	mc_shutdown();
-	return r;
+	return RUN_ALLOC_TESTS(tests);
 }

@@ -134,10 +134,5 @@ int main(void)
 		cmocka_unit_test(test_small_path_honours_nofs_scope),
 		cmocka_unit_test(test_large_path_honours_nofs_scope),
 	};
-	char err[256];
-	if (mc_init(NULL, err, sizeof(err)))
-		fail_msg("%s", err);
-	int r = cmocka_run_group_tests(tests, NULL, NULL);
-	mc_shutdown();
-	return r;
+	return RUN_ALLOC_TESTS(tests);
 }
