@@ -60,6 +60,7 @@ void sfs_extent_idx_get(struct sfs_extent_idx *x, const void *node, unsigned i)
 {
 	const struct sfs_disk_extent_idx *d = entry(node, i);
 
+	memset(x, 0, sizeof(*x));
 	x->lblk = sfs_le32_to_cpu(d->lblk);
 	x->child = sfs_le64_to_cpu(d->child);
 }

@@ -20,6 +20,7 @@ void sfs_inode_decode(struct sfs_inode *ino, const void *raw)
 {
 	const struct sfs_disk_inode *d = raw;
 
+	memset(ino, 0, sizeof(*ino));
 	ino->ino = sfs_le64_to_cpu(d->ino);
 	ino->mode = sfs_le16_to_cpu(d->mode);
 	ino->core_size = sfs_le16_to_cpu(d->core_size);

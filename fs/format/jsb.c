@@ -12,6 +12,7 @@ void sfs_jsb_decode(struct sfs_jsb *j, const void *blk)
 {
 	const struct sfs_disk_jsb *d = blk;
 
+	memset(j, 0, sizeof(*j));
 	j->block_log = sfs_le32_to_cpu(d->block_log);
 	j->jfeatures = sfs_le32_to_cpu(d->jfeatures);
 	j->maxlen = sfs_le64_to_cpu(d->maxlen);

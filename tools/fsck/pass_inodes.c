@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "alloc/mc.h"
 #include "fs/format/bitmap.h"
@@ -36,6 +37,7 @@ struct walk {
 	uint64_t owned;              /* blocks the inode owns (data + tree) */
 	uint64_t dups;               /* blocks already claimed by someone else */
 	uint64_t first_dup;
+	uint64_t visits;             /* tree nodes visited */
 	bool is_dir;
 	uint8_t *blk;                /* scratch for tree and directory blocks */
 	char why[256];
@@ -125,8 +127,14 @@ struct dir_damage {
 	bool found;
 };
 
-static int walk_node(struct walk *w, const void *node, unsigned capacity, int expect_depth,
-		     struct dir_damage *dd)
+/*
+ * Walk one node covering logical blocks [lo, hi).  Children must stay in
+ * their parent's range and non-root nodes must not be empty, and the walk
+ * gives up after visiting more nodes than the filesystem has blocks: a
+ * crafted tree cannot make fsck loop.
+ */
+static int walk_node(struct walk *w, const void *node, int expect_depth, uint64_t lo,
+		     uint64_t hi, struct dir_damage *dd)
 {
 	const struct sfs_geo *g = &w->f->sbi.geo;
 	struct sfs_extent_header h;
@@ -135,12 +143,19 @@ static int walk_node(struct walk *w, const void *node, unsigned capacity, int ex
 	sfs_extent_header_decode(&h, node);
 	if (expect_depth >= 0 && h.depth != expect_depth)
 		return walk_fail(w, "extent node at depth %u, expected %d", h.depth, expect_depth);
-	(void)capacity;
+	if (expect_depth >= 0 && !h.entries)
+		return walk_fail(w, "empty extent node below the root");
+	if (++w->visits > g->block_count)
+		return walk_fail(w, "extent tree has more nodes than the filesystem has blocks");
 	for (unsigned i = 0; i < h.entries; i++) {
 		if (h.depth == 0) {
 			struct sfs_extent e;
 
 			sfs_extent_get(&e, node, i);
+			if (e.lblk < lo || (uint64_t)e.lblk + e.len > hi)
+				return walk_fail(w, "extent %u (logical %u+%u) outside its parent's range %llu..%llu",
+						 i, e.lblk, e.len, (unsigned long long)lo,
+						 (unsigned long long)hi - 1);
 			for (uint64_t b = e.pblk; b < e.pblk + e.len; b++) {
 				if (!owned_block_ok(g, b))
 					return walk_fail(w, "extent %u maps block %llu, which is not a data block",
@@ -160,10 +175,18 @@ static int walk_node(struct walk *w, const void *node, unsigned capacity, int ex
 				}
 			}
 		} else {
-			struct sfs_extent_idx x;
+			struct sfs_extent_idx x, nx;
+			uint64_t chi = hi;
 			uint8_t *child;
 
 			sfs_extent_idx_get(&x, node, i);
+			if (i + 1 < h.entries) {
+				sfs_extent_idx_get(&nx, node, i + 1);
+				chi = nx.lblk;
+			}
+			if (x.lblk < lo || x.lblk >= chi)
+				return walk_fail(w, "extent index %u (logical %u) outside its parent's range",
+						 i, x.lblk);
 			if (!owned_block_ok(g, x.child))
 				return walk_fail(w, "extent index %u points at block %llu, not a data block",
 						 i, (unsigned long long)x.child);
@@ -187,8 +210,7 @@ static int walk_node(struct walk *w, const void *node, unsigned capacity, int ex
 			}
 			claim(w, x.child);
 			w->owned++;
-			ret = walk_node(w, child + SFS_HDR_SIZE, sfs_extent_block_capacity(g->block_size),
-					h.depth - 1, dd);
+			ret = walk_node(w, child + SFS_HDR_SIZE, h.depth - 1, x.lblk, chi, dd);
 			mc_free(child);
 			if (ret)
 				return ret;
@@ -203,9 +225,10 @@ static int walk_inode(struct walk *w, const struct sfs_inode *in, struct dir_dam
 	int ret = 0;
 
 	w->owned = 0;
+	w->visits = 0;
 	w->why[0] = 0;
 	if (!(in->flags & SFS_INODE_FL_INLINE))
-		ret = walk_node(w, in->root, SFS_EXTENT_ROOT_ENTRIES, -1, dd);
+		ret = walk_node(w, in->root, -1, 0, 1ull << 32, dd);
 	if (ret || !in->xattr_block)
 		return ret;
 	ret = sfs_io_read_blocks(w->f->bdev, w->blk, g->block_log, in->xattr_block, 1);
@@ -237,6 +260,68 @@ static int rebuild_root_block(struct fsck *f, uint64_t pblk, uint8_t *blk)
 	if (!ret)
 		ret = fsck_write_block(f, blk, pblk);
 	return ret;
+}
+
+static void mark_live(struct fsck *f, uint32_t grp, uint32_t idx, bool dir);
+
+/*
+ * Re-create a lost root directory (e2fsck does the same): a fresh inode 2
+ * with "." and ".." in the first block nothing else owns.  Pass 3 then
+ * brings the bitmaps and counts in line.
+ */
+static int recreate_root(struct fsck *f, uint8_t *blk)
+{
+	struct sfs_sb_info *sbi = &f->sbi;
+	const struct sfs_geo *g = &sbi->geo;
+	struct sfs_extent ext = { .len = 1 };
+	struct sfs_extent_header eh;
+	struct sfs_inode root;
+	uint64_t iblk, dblk = 0;
+	uint32_t ioff;
+	int ret;
+
+	for (uint32_t grp = 0; grp < g->group_count && !dblk; grp++) {
+		for (uint32_t i = sfs_geo_group_overhead(g); i < sfs_geo_group_blocks(g, grp); i++) {
+			if (!f->used_blocks[grp] || !sfs_bit_test(f->used_blocks[grp], i)) {
+				dblk = sfs_geo_group_start(g, grp) + i;
+				break;
+			}
+		}
+	}
+	if (!dblk)
+		return -ENOSPC;
+	ret = rebuild_root_block(f, dblk, blk);
+	if (ret)
+		return ret;
+
+	iblk = sfs_geo_ino_block(g, SFS_ROOT_INO, &ioff);
+	ret = sfs_io_read_blocks(f->bdev, blk, g->block_log, iblk, 1);
+	if (ret)
+		return ret;
+	memset(&root, 0, sizeof(root));
+	if (sfs_get_le(blk + ioff, 4) == SFS_MAGIC_INODE)
+		root.generation = (uint32_t)sfs_get_le(blk + ioff + 24, 4) + 1;
+	root.ino = SFS_ROOT_INO;
+	root.mode = S_IFDIR | 0755;
+	root.nlink = 2;
+	root.size = g->block_size;
+	root.blocks = 1;
+	root.mtime.sec = root.ctime.sec = root.atime.sec = root.btime.sec = (int64_t)time(NULL);
+	sfs_extent_root_init(root.root);
+	sfs_extent_header_decode(&eh, root.root);
+	eh.entries = 1;
+	sfs_extent_header_encode(root.root, &eh);
+	ext.pblk = dblk;
+	sfs_extent_put(root.root, 0, &ext);
+	memset(blk + ioff, 0, g->inode_size);
+	sfs_inode_encode(blk + ioff, &root, sbi);
+	ret = fsck_write_block(f, blk, iblk);
+	if (ret)
+		return ret;
+	fsck_claim_block(f, dblk);
+	mark_live(f, sfs_geo_ino_group(g, SFS_ROOT_INO), sfs_geo_ino_index(g, SFS_ROOT_INO), true);
+	f->root_ok = true;
+	return 0;
 }
 
 static void mark_live(struct fsck *f, uint32_t grp, uint32_t idx, bool dir)
@@ -274,8 +359,7 @@ static bool check_slot(struct fsck *f, struct walk *w, uint8_t *raw, uint64_t in
 		return false;
 	}
 	if (sfs_inode_verify(raw, ino, sbi)) {
-		if (fix_problem(f, PR_INODE_BAD, "inode %llu: %s", (unsigned long long)ino,
-				sfs_verify_reason())) {
+		if (fix_problem(f, PR_INODE_BAD, "%s", sfs_verify_reason())) {
 			memset(raw, 0, sbi->geo.inode_size);
 			return true;
 		}
@@ -399,9 +483,14 @@ int fsck_pass_inodes(struct fsck *f)
 		}
 	}
 	if (!fsck_cancelled) {
-		if (!f->root_ok)
-			fix_problem(f, PR_ROOT_BAD, "root directory (inode %u) is missing or not a directory",
-				    SFS_ROOT_INO);
+		if (!f->root_ok &&
+		    fix_problem(f, PR_ROOT_BAD, "root directory (inode %u) is missing or not a directory",
+				SFS_ROOT_INO)) {
+			ret = recreate_root(f, w.blk);
+			if (ret)
+				fix_failed(f, PR_ROOT_BAD, ret);
+			ret = 0;
+		}
 	}
 out_prog:
 	tu_progress_end(&prog);
