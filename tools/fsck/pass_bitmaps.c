@@ -131,31 +131,64 @@ static int check_bitmap(struct fsck *f, uint32_t grp, bool is_block, uint8_t *wa
 	return 0;
 }
 
-static void check_counts(struct fsck *f, uint32_t grp, const uint8_t *bmap, const uint8_t *imap,
+/* What a group's counts should be, from its expected bitmaps. */
+struct group_truth {
+	struct sfs_bitmap_summary blocks;
+	struct sfs_bitmap_summary inodes;
+	uint32_t hwm;                /* highest in-use inode index + 1 */
+};
+
+static void truth_from_bitmaps(struct fsck *f, uint32_t grp, const uint8_t *bmap,
+			       const uint8_t *imap, struct group_truth *t)
+{
+	const struct sfs_geo *g = &f->sbi.geo;
+
+	sfs_bitmap_summarise(bmap, sfs_geo_group_blocks(g, grp), &t->blocks);
+	sfs_bitmap_summarise(imap, g->inodes_per_group, &t->inodes);
+	t->hwm = 0;
+	for (uint32_t i = 0; i < g->inodes_per_group; i++)
+		if (sfs_bit_test(imap, i))
+			t->hwm = i + 1;
+}
+
+/* An untouched group (both bitmaps implied, nothing owned there): the
+ * truth is arithmetic, so the 99% of a large new filesystem that nobody
+ * has used costs no bitmap work. */
+static bool truth_implied(struct fsck *f, uint32_t grp, struct group_truth *t)
+{
+	const struct sfs_geo *g = &f->sbi.geo;
+	const struct sfs_group_desc *gd = &f->sbi.gd[grp];
+	uint32_t data = sfs_geo_group_blocks(g, grp) - sfs_geo_group_overhead(g);
+	uint16_t both = SFS_BG_BLOCK_UNINIT | SFS_BG_INODE_UNINIT;
+
+	if ((gd->flags & both) != both || f->used_blocks[grp] || f->used_inodes[grp] ||
+	    sfs_geo_ino_group(g, SFS_FIRST_INO - 1) == grp)
+		return false;
+	t->blocks = (struct sfs_bitmap_summary){ .free = data, .largest = data, .runs = data ? 1 : 0 };
+	t->inodes = (struct sfs_bitmap_summary){ .free = g->inodes_per_group,
+						 .largest = g->inodes_per_group, .runs = 1 };
+	t->hwm = 0;
+	return true;
+}
+
+static void check_counts(struct fsck *f, uint32_t grp, const struct group_truth *t,
 			 bool *gdt_changed)
 {
 	const struct sfs_geo *g = &f->sbi.geo;
 	struct sfs_group_desc *gd = &f->sbi.gd[grp];
-	struct sfs_bitmap_summary bs, is;
 	struct sfs_group_desc want = *gd;
-	uint32_t hwm = 0;
 	char msg[256];
 	size_t used = 0;
 
-	sfs_bitmap_summarise(bmap, sfs_geo_group_blocks(g, grp), &bs);
-	sfs_bitmap_summarise(imap, g->inodes_per_group, &is);
-	for (uint32_t i = 0; i < g->inodes_per_group; i++)
-		if (sfs_bit_test(imap, i))
-			hwm = i + 1;
-	want.free_blocks = bs.free;
-	want.largest_free = bs.largest;
-	want.free_runs = bs.runs;
-	want.free_inodes = is.free;
+	want.free_blocks = t->blocks.free;
+	want.largest_free = t->blocks.largest;
+	want.free_runs = t->blocks.runs;
+	want.free_inodes = t->inodes.free;
 	want.used_dirs = f->dirs[grp];
 	/* itable_unused may be smaller than the truth (reading more is safe),
 	 * never larger (it would hide a live inode). */
-	if (want.itable_unused > g->inodes_per_group - hwm || want.itable_unused > is.free)
-		want.itable_unused = g->inodes_per_group - hwm;
+	if (want.itable_unused > g->inodes_per_group - t->hwm || want.itable_unused > t->inodes.free)
+		want.itable_unused = g->inodes_per_group - t->hwm;
 
 #define DIFF(field, label)                                                        \
 	if (want.field != gd->field)                                              \
@@ -199,9 +232,14 @@ int fsck_pass_bitmaps(struct fsck *f)
 	tu_progress_start(&prog, "Pass 3: bitmaps and counts", g->group_count, !f->progress);
 	for (uint32_t grp = 0; grp < g->group_count && !fsck_cancelled; grp++) {
 		struct sfs_group_desc *gd = &sbi->gd[grp];
+		struct group_truth truth;
 		bool changed = false;
 
 		tu_progress_update(&prog, grp);
+		if (truth_implied(f, grp, &truth)) {
+			check_counts(f, grp, &truth, &changed);
+			goto next;
+		}
 		expected_block_bitmap(f, grp, bwant);
 		expected_inode_bitmap(f, grp, iwant);
 
@@ -233,7 +271,9 @@ int fsck_pass_bitmaps(struct fsck *f)
 			if (ret)
 				break;
 		}
-		check_counts(f, grp, sfs_bitmap_cdata(bwant), sfs_bitmap_cdata(iwant), &changed);
+		truth_from_bitmaps(f, grp, sfs_bitmap_cdata(bwant), sfs_bitmap_cdata(iwant), &truth);
+		check_counts(f, grp, &truth, &changed);
+next:
 		if (changed)
 			f->gdt_dirty[grp / g->descs_per_block] = 1;
 		free_blocks += gd->free_blocks;
