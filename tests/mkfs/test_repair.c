@@ -228,6 +228,10 @@ static void test_wrong_counts_and_fields(void **state)
 	found_and_repaired(im, "G04");
 	inject(im, "set-sb", "backup", "label", "other", NULL);
 	found_and_repaired(im, "S03");
+	/* Runtime errors recorded by the daemon force a check and are cleared. */
+	inject(im, "set-sb", "state", "3", NULL);
+	inject(im, "set-sb", "error_count", "2", NULL);
+	found_and_repaired(im, "S07");
 }
 
 static void test_both_descriptor_copies_lost(void **state)

@@ -121,6 +121,18 @@ int fsck_pass_super(struct fsck *f)
 				  (unsigned long long)size);
 	if (sb.feature_incompat & SFS_FEATURE_INCOMPAT_RECOVER)
 		fix_problem(f, PR_SB_NEEDS_RECOVERY, "the journal holds transactions to replay");
+	if (sb.state & SFS_STATE_ERROR) {
+		/* The record of what went wrong (first/last error) is kept for
+		 * the user; only the state and count are reset once checked. */
+		if (fix_problem(f, PR_SB_ERROR_STATE,
+				"the filesystem recorded %u runtime errors (first in %s, errno %u)",
+				sb.error_count, sb.first_error_func[0] ? sb.first_error_func : "?",
+				sb.first_error_errno)) {
+			f->sbi.sb.state &= (uint16_t)~SFS_STATE_ERROR;
+			f->sbi.sb.error_count = 0;
+			f->sb_dirty = true;
+		}
+	}
 
 	/* The backup: same static fields, valid self-description. */
 	if (f->sb_source == 0) {

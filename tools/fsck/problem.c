@@ -21,7 +21,7 @@ const struct problem_desc problem_table[PR_COUNT] = {
 	[PR_SB_FREE_INODES] = { "S06", "superblock free inode count wrong",
 				"Set it to the counted value", PR_PREEN_OK },
 	[PR_SB_ERROR_STATE] = { "S07", "filesystem recorded runtime errors",
-				"Clear the error state", PR_PREEN_OK },
+				"Clear the error state once checked", PR_PREEN_OK },
 	[PR_JSB_BAD] = { "S08", "journal superblock damaged",
 			 "Re-create an empty journal superblock", 0 },
 	[PR_GDT_BLOCK_BAD] = { "G01", "group descriptor block damaged",
