@@ -140,11 +140,14 @@ int db_cmd_gd(struct db *db, int argc, char **argv)
 	return 0;
 }
 
-static void print_extent_node(const void *node, const char *indent)
+/* @capacity bounds what is read whatever the (possibly damaged) header says. */
+static void print_extent_node(const void *node, unsigned capacity, const char *indent)
 {
 	struct sfs_extent_header h;
 
 	sfs_extent_header_decode(&h, node);
+	if (h.max > capacity)
+		h.max = (uint16_t)capacity;
 	printf("%sextent node: magic 0x%04x, %u/%u entries, depth %u\n", indent, h.magic,
 	       h.entries, h.max, h.depth);
 	for (unsigned i = 0; i < h.entries && i < h.max; i++) {
@@ -199,7 +202,7 @@ int db_cmd_inode(struct db *db, int argc, char **argv)
 			printf("  inline data: \"%.*s\"\n", (int)(in.size < 80 ? in.size : 80),
 			       (const char *)in.root);
 		else
-			print_extent_node(in.root, "  ");
+			print_extent_node(in.root, SFS_EXTENT_ROOT_ENTRIES, "  ");
 		print_verdict(sfs_inode_verify(raw, ino, &db->sbi));
 	}
 	mc_free(blk);
@@ -304,7 +307,7 @@ int db_cmd_block(struct db *db, int argc, char **argv)
 		if (t == SFS_BT_BBITMAP || t == SFS_BT_IBITMAP)
 			show_bitmap(db, blk, grp, t == SFS_BT_BBITMAP);
 		else if (t == SFS_BT_EXTENT)
-			print_extent_node(blk + SFS_HDR_SIZE, "  ");
+			print_extent_node(blk + SFS_HDR_SIZE, sfs_extent_block_capacity(g->block_size), "  ");
 		else if (t == SFS_BT_DIRLEAF)
 			show_dir(blk, g->block_size);
 		else if (t == SFS_BT_GDT)
