@@ -4,6 +4,7 @@
  * charge is in mem.c.
  */
 #include <ctype.h>
+#include <math.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +51,7 @@ int mc_parse_size(const char *s, size_t *out)
 		end++;
 	if (*end == 'B' || *end == 'b')
 		end++;
-	if (*end || v < 0 || v * mul >= 9.0e18)
+	if (*end || !isfinite(v) || v < 0 || v * mul >= 9.0e18)
 		return -EINVAL;
 	*out = (size_t)(v * mul);
 	return 0;
@@ -66,7 +67,7 @@ static int parse_duration(const char *s, uint64_t *ns)
 		return -EINVAL;
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || end == s || v < 0)
+	if (errno || end == s || !isfinite(v) || v < 0)
 		return -EINVAL;
 	if (!*end || !strcmp(end, "ms"))
 		v *= 1e6;
@@ -315,20 +316,44 @@ int mc_apply_config(const struct mc_config *in, char *err, size_t errlen)
 	ret = derive(&c, err, errlen);
 	if (ret)
 		return ret;
+	pthread_mutex_lock(&g.thread_lock);
 	g.cfg = c;
 	if (!c.budget) {
 		g.limited = 0;
 		g.limit_low = g.limit_min = g.limit_atomic = g.limit_all = (size_t)INT64_MAX;
-		g.near = (size_t)INT64_MAX;
-		return 0;
+	} else {
+		g.limit_all = c.budget;
+		g.limit_atomic = c.budget - c.reclaim_reserve;
+		g.limit_min = c.budget - c.wmark_min;
+		g.limit_low = c.budget - c.wmark_low;
+		g.limited = 1;
 	}
-	g.limit_all = c.budget;
-	g.limit_atomic = c.budget - c.reclaim_reserve;
-	g.limit_min = c.budget - c.wmark_min;
-	g.limit_low = c.budget - c.wmark_low;
-	g.near = g.limit_low > 16 * c.batch ? g.limit_low - 16 * c.batch : 0;
-	g.limited = 1;
+	mc_budget_retune();
+	pthread_mutex_unlock(&g.thread_lock);
 	return 0;
+}
+
+/*
+ * Every thread may hold up to one batch unfolded, so the global figure can
+ * lag the truth by threads x batch (the kernel's percpu drift).  Keep that
+ * lag inside the gap between the low and min watermarks, and fold every
+ * change once usage is within that lag of the low watermark: then the
+ * fast path can never carry usage past min, however many threads run.
+ */
+void mc_budget_retune(void)
+{
+	size_t n = g.nthreads ? g.nthreads : 1;
+	size_t b = g.cfg.batch;
+
+	if (!g.limited) {
+		g.batch = b;
+		g.near = (size_t)INT64_MAX;
+		return;
+	}
+	if (b > (g.cfg.wmark_low - g.cfg.wmark_min) / n)
+		b = (g.cfg.wmark_low - g.cfg.wmark_min) / n;
+	g.batch = b;
+	g.near = g.limit_low > n * b ? g.limit_low - n * b : 0;
 }
 
 void mc_config_get(struct mc_config *out)
@@ -432,6 +457,7 @@ void mc_budget_snapshot(struct mc_budget_snap *o)
 	o->peak_used = (size_t)atomic_load(&g.peak);
 	o->mapped_bytes = atomic_load(&g.mapped);
 	o->retained_bytes = atomic_load(&g.retained);
-	/* Each thread holds at most one batch unfolded, either sign. */
+	/* Each thread holds at most one batch unfolded, either sign (a thread
+	 * may still hold one of the configured size until it next allocates). */
 	o->max_drift = (size_t)o->threads * g.cfg.batch;
 }

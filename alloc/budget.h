@@ -6,12 +6,18 @@
  * top: high (background reclaim stops), low (fast path refuses; background
  * reclaim wakes), min (ordinary allocations refuse).  Below min sit two
  * separate reserves (seed 004): the atomic reserve, usable by MC_HIGH, and
- * under it the reclaim reserve, usable only by a thread in MEMALLOC context.
- * Each reserve admits at most reserve_users_max concurrent users.
+ * under it the reclaim reserve, usable only by a thread in MEMALLOC context
+ * (and, under reserve policy `kernel`, by NOFAIL at the very end of its slow
+ * path).  The reclaim reserve admits at most reserve_users_max threads at
+ * once; the atomic reserve is bounded by its size only (its users do not
+ * stay: each dip is one allocation).
  *
  * Accounting uses per-thread batched counters: the global figure drifts from
  * the exact one by at most (threads x batch) bytes, and is exact on
- * mc_budget_snapshot().  Near the watermarks a thread folds every change.
+ * mc_budget_snapshot().  The batch in force shrinks with the thread count
+ * so that threads x batch fits between the low and min watermarks, and near
+ * the low watermark a thread folds every change: the fast path can never
+ * carry usage past min, however many threads run.
  */
 #ifndef MC_BUDGET_H
 #define MC_BUDGET_H

@@ -109,6 +109,8 @@ bad:
 	return 0;
 }
 
+static int match(const char *name);
+
 int mc_fault_set(const char *spec, char *err, size_t errlen)
 {
 	static struct rule parsed[MAX_RULES];
@@ -151,7 +153,14 @@ int mc_fault_set(const char *spec, char *err, size_t errlen)
 	}
 	nrules = n;
 	snprintf(spec_str, sizeof(spec_str), "%s", spec);
-	atomic_fetch_add(&fault_gen, 1);
+	/* Match every site now, under the write lock: counters restart
+	 * exactly once per rule set, whatever threads are allocating. */
+	unsigned gen = atomic_fetch_add(&fault_gen, 1) + 1;
+	for (struct mc_site *s = mc_sites_begin(); s && s < mc_sites_end(); s++) {
+		__atomic_store_n(&s->inj_rule, match(s->name), __ATOMIC_RELAXED);
+		__atomic_store_n(&s->inj_calls, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->inj_gen, gen, __ATOMIC_RELEASE);
+	}
 	atomic_store(&mc_fault_active, n > 0);
 	pthread_rwlock_unlock(&fault_lock);
 out:
@@ -201,13 +210,6 @@ int mc_fault_check(struct mc_thread *t, struct mc_site *site)
 		return 0;
 	pthread_rwlock_rdlock(&fault_lock);
 	gen = atomic_load(&fault_gen);
-	if (__atomic_load_n(&site->inj_gen, __ATOMIC_ACQUIRE) != gen) {
-		/* Racing threads compute the same answer; the counter reset is
-		 * benign because the generation only changes under the write lock. */
-		__atomic_store_n(&site->inj_rule, match(site->name), __ATOMIC_RELAXED);
-		__atomic_store_n(&site->inj_calls, 0, __ATOMIC_RELAXED);
-		__atomic_store_n(&site->inj_gen, gen, __ATOMIC_RELEASE);
-	}
 	if (site->inj_rule < 0)
 		goto out;
 	r = &rules[site->inj_rule];

@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <stdio.h>
 #include "alloc/mc.h"
 
 #define likely(x)   __builtin_expect(!!(x), 1)
@@ -23,11 +24,9 @@
 #include <sanitizer/asan_interface.h>
 #define mc_poison(p, n)   ASAN_POISON_MEMORY_REGION((p), (n))
 #define mc_unpoison(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#define mc_is_poisoned(p) __asan_address_is_poisoned(p)
 #else
 #define mc_poison(p, n)   ((void)(p), (void)(n))
 #define mc_unpoison(p, n) ((void)(p), (void)(n))
-#define mc_is_poisoned(p) 0
 #endif
 
 /* ---- spans and size classes (span.c, slab.c, large.c) ---- */
@@ -119,6 +118,7 @@ struct mc_thread {
 	struct mc_lock_class *held[MC_MAX_HELD];
 	unsigned nheld;
 	unsigned in_reclaim;     /* depth of reclaim on this thread */
+	unsigned reclaim_needs;  /* needs of the shrinker (or kick) running now */
 	/* retry detector */
 	uint64_t op_seq;
 	unsigned op_depth;
@@ -152,6 +152,8 @@ static inline struct mc_thread *mc_thread(void)
 }
 /* Fold a thread's byte delta into the global counter. */
 void mc_fold(struct mc_thread *t);
+/* Return every object in @t's caches to its span (t is the caller's). */
+void mc_thread_drain(struct mc_thread *t);
 /* Set the thread's delta to @d and fold it, without @d ever being visible
  * in the delta (which snapshots rely on staying within one batch). */
 void mc_fold_delta(struct mc_thread *t, int64_t d);
@@ -164,6 +166,7 @@ struct mc_global {
 	struct mc_config cfg;            /* with derived values */
 	size_t limit_low, limit_min, limit_atomic, limit_all;  /* used-bytes ceilings */
 	size_t near;                     /* fold every change above this used level */
+	size_t batch;                    /* per-thread batch in force (<= cfg.batch) */
 	int limited;                     /* budget != 0 */
 	pthread_mutex_t thread_lock;
 	struct mc_thread *threads;
@@ -188,6 +191,8 @@ enum mc_level { LVL_LOW, LVL_MIN, LVL_ATOMIC, LVL_ALL };
 int mc_try_charge(struct mc_thread *t, size_t bytes, enum mc_level level);
 void mc_uncharge(struct mc_thread *t, size_t bytes);
 int mc_apply_config(const struct mc_config *cfg, char *err, size_t errlen);
+/* Recompute batch and near for the current thread count (thread_lock held). */
+void mc_budget_retune(void);
 
 /* ---- sites, faults, checks ---- */
 extern struct mc_site __start_mc_sites[] __attribute__((weak));
@@ -197,7 +202,7 @@ extern _Atomic int mc_fault_active;
 int mc_fault_check(struct mc_thread *t, struct mc_site *site);
 void mc_report(enum mc_report_kind kind, const struct mc_site *site, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-void mc_check_locks_alloc(struct mc_thread *t, const struct mc_site *site);
+void mc_check_locks_alloc(struct mc_thread *t, const struct mc_site *site, mc_flags_t eff);
 void mc_site_fold_thread(struct mc_thread *t);
 
 /* ---- reclaim (reclaim.c, throttle.c) ---- */
@@ -206,6 +211,11 @@ int mc_slowpath(struct mc_thread *t, struct mc_site *site, size_t bytes, mc_flag
 		unsigned forced_loops);
 extern _Atomic unsigned mc_noprogress_waiters;
 void mc_throttle_note_free(size_t bytes);
+void mc_throttle_watch_begin(void);
+uint64_t mc_throttle_mark(void);
+void mc_throttle_watch_end(void);
+enum mc_wait_end mc_throttle_wait(enum mc_throttle_reason reason, uint64_t mark, int background);
+uint64_t mc_background_sleeps(void);
 void mc_throttle_init(void);
 void mc_reclaim_start_thread(void);
 void mc_reclaim_stop_thread(void);
@@ -219,6 +229,7 @@ void mc_throttle_stats(uint64_t ev[MC_THROTTLE_NR][MC_WAIT_NR], uint64_t ns[MC_T
 		       uint64_t *sub, uint64_t *comp, uint64_t *kicks);
 
 uint64_t mc_rng_next(uint64_t *state);
+void mc_json_str(FILE *f, const char *s);
 void mc_writeback_kicked(void);
 struct mc_clock *mc_clock_get(void);
 

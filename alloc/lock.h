@@ -2,14 +2,17 @@
  * Lock wrappers for fs/ and journal/ (lockdep's fs_reclaim map, in small).
  *
  * Each lock belongs to a class named where it is initialised.  When a
- * thread running reclaim (MEMALLOC context: shrinkers, the background
- * reclaimer) takes a lock with a blocking acquire, its class is learned as
- * "taken in reclaim".  Try-locks never teach: a shrinker that only
- * try-locks cannot deadlock against its caller.  An allocation that may
- * enter FS reclaim (effective flags with MC_DIRECT_RECLAIM|MC_FS) while the
- * thread holds a lock of a learned class is reported
- * (MC_REP_FS_RECLAIM_LOCK); the report also fires when the class is learned
- * after such an allocation was seen, whichever order the two happen in.
+ * thread running reclaim (a shrinker callback, the writeback kick) takes a
+ * lock with a blocking acquire, its class is learned as "taken in reclaim",
+ * together with what that reclaim context needed (the shrinker's MC_FS /
+ * MC_IO mask).  Learning happens before the acquire, so a reclaimer about
+ * to block on a lock its own thread holds is reported instead of hanging.
+ * Try-locks never teach: a shrinker that only try-locks cannot deadlock
+ * against its caller.  An allocation that may run direct reclaim while the
+ * thread holds a learned lock is reported (MC_REP_FS_RECLAIM_LOCK) when its
+ * effective flags admit a shrinker that takes that lock: a NOFS scope
+ * protects against locks taken by FS shrinkers only.  The report also fires
+ * when the class is learned after such an allocation was seen.
  */
 #ifndef MC_LOCK_H
 #define MC_LOCK_H
@@ -22,7 +25,11 @@ struct mc_lock_class {
 	const char *file;
 	int line;
 	int taken_in_reclaim;            /* learned: blocking acquire in reclaim */
-	const char *fs_alloc_site;       /* a site that allocated (may-FS) holding it */
+	unsigned reclaim_needs;          /* least demanding context (MC_FS|MC_IO bits a
+					    shrinker needed) seen taking it */
+	const char *alloc_site;          /* a site that allocated with direct reclaim
+					    while holding it */
+	unsigned alloc_ctx;              /* union of MC_FS|MC_IO those allocations allowed */
 };
 
 #define MC_LOCK_CLASS(var, cname)                                              \

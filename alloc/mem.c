@@ -45,12 +45,15 @@ debug_checks(struct mc_thread *t, struct mc_site *site, size_t size, mc_flags_t 
 {
 	char b[96];
 
-	if ((eff & (MC_DIRECT_RECLAIM | MC_FS)) == (MC_DIRECT_RECLAIM | MC_FS) && t->nheld)
-		mc_check_locks_alloc(t, site);
-	/* Michal Hocko's aid: the scope already says NOFS; the flag is noise
-	 * that hides which code really needs it. */
-	if ((t->scope & (MC_SCOPE_NOFS | MC_SCOPE_NOIO)) && (flags & MC_DIRECT_RECLAIM) &&
-	    !(flags & MC_FS) && warn_once(site, W_NOFS))
+	if ((eff & MC_DIRECT_RECLAIM) && t->nheld)
+		mc_check_locks_alloc(t, site, eff);
+	/* Michal Hocko's aid: the scope already strips what the flags strip;
+	 * the flag is noise that hides which code really needs it. */
+	mc_flags_t call_strips = ~flags & (MC_FS | MC_IO);
+	mc_flags_t scope_strips = (t->scope & MC_SCOPE_NOIO) ? (MC_FS | MC_IO) :
+				  (t->scope & MC_SCOPE_NOFS) ? MC_FS : 0;
+	if (call_strips && !(call_strips & ~scope_strips) && (flags & MC_DIRECT_RECLAIM) &&
+	    warn_once(site, W_NOFS))
 		mc_report(MC_REP_REDUNDANT_NOFS, site,
 			  "explicit %s inside a NOFS scope: drop the flag, the scope covers it",
 			  mc_flags_str(flags, b, sizeof(b)));
@@ -78,7 +81,7 @@ static inline int fast_charge(struct mc_thread *t, size_t bytes)
 
 	if (unlikely(used > (int64_t)g.limit_low))
 		return 0;
-	if (unlikely(d > (int64_t)g.cfg.batch || used > (int64_t)g.near))
+	if (unlikely(d > (int64_t)g.batch || used > (int64_t)g.near))
 		mc_fold_delta(t, d);
 	else
 		__atomic_store_n(&t->delta, d, __ATOMIC_RELAXED);
@@ -89,7 +92,7 @@ static inline void uncharge(struct mc_thread *t, size_t bytes)
 {
 	int64_t d = t->delta - (int64_t)bytes;
 
-	if (unlikely(d < -(int64_t)g.cfg.batch ||
+	if (unlikely(d < -(int64_t)g.batch ||
 		     atomic_load_explicit(&g.used, memory_order_relaxed) > (int64_t)g.near))
 		mc_fold_delta(t, d);
 	else
@@ -99,6 +102,22 @@ static inline void uncharge(struct mc_thread *t, size_t bytes)
 void mc_uncharge(struct mc_thread *t, size_t bytes)
 {
 	uncharge(t, bytes);
+}
+
+/*
+ * MC_ZERO clears the whole usable size, so a later mc_realloc(..., MC_ZERO)
+ * that grows the object in place or copies it finds zeros past the old
+ * request (krealloc's __GFP_ZERO contract).  Under ASan only the requested
+ * bytes are accessible, so only those are touched.
+ */
+static void zero_usable(void *p, int cls, size_t size)
+{
+#ifdef MC_ASAN
+	(void)cls;
+	memset(p, 0, size);
+#else
+	memset(p, 0, cls >= 0 ? mc_classes[cls].size : size);
+#endif
 }
 
 static void *fail(struct mc_thread *t, struct mc_site *site)
@@ -131,6 +150,15 @@ void *mc_alloc_site(struct mc_site *site, size_t size, mc_flags_t flags)
 		forced = g.cfg.nofail_fault_loops;
 	}
 	cls = mc_size_class(size);
+	if (unlikely(cls < 0 && size > MC_MAX_ALLOC)) {
+		/* No budget admits it and the size arithmetic would wrap. */
+		if (flags & MC_NOFAIL) {
+			fprintf(stderr, "scopefs-alloc: %s: NOFAIL request of %zu bytes is impossible\n",
+				site->name, size);
+			abort();
+		}
+		return fail(t, site);
+	}
 	charge = cls >= 0 ? mc_classes[cls].size : mc_large_charge(size);
 	if (unlikely(forced || !fast_charge(t, charge)) &&
 	    !mc_slowpath(t, site, charge, eff | (flags & (MC_NOFAIL | MC_RETRY_MAYFAIL |
@@ -157,7 +185,7 @@ void *mc_alloc_site(struct mc_site *site, size_t size, mc_flags_t flags)
 	TADD(t->sites[idx].live, (int64_t)charge);
 	TADD(t->allocs, 1);
 	if (flags & MC_ZERO)
-		memset(p, 0, size);
+		zero_usable(p, cls, size);
 	return p;
 
 no_map:
@@ -195,8 +223,10 @@ void mc_free(void *p)
 		if (unlikely(slot >= s->nslots ||
 			     (char *)p != (char *)s + s->data_off + (size_t)slot * s->size))
 			bad_free(p, "not the start of an object");
+		/* The site slot says it all: SITE_FREE from the free until the
+		 * next allocation of this slot, whatever cache holds it. */
 		idx = s->site[slot];
-		if (unlikely(idx == SITE_FREE || mc_is_poisoned(p)))
+		if (unlikely(idx == SITE_FREE))
 			bad_free(p, "double free");
 		s->site[slot] = SITE_FREE;
 		size = s->size;
@@ -253,6 +283,8 @@ void *mc_realloc_site(struct mc_site *site, void *p, size_t size, mc_flags_t fla
 		/* Same class: keep it; under ASan expose exactly the new size. */
 		mc_poison(p, old);
 		mc_unpoison(p, size);
+		if ((flags & MC_ZERO) && size > avail)
+			memset((char *)p + avail, 0, size - avail);
 		return p;
 	}
 	n = mc_alloc_site(site, size, flags & ~MC_ZERO);

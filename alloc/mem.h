@@ -8,7 +8,9 @@
  * Power-of-two sizes up to 4096 are naturally aligned and every multiple of
  * 4096 is page aligned, so block buffers are fit for O_DIRECT.
  *
- * Accounting is in allocated (size-class rounded) bytes.  NULL is returned
+ * Accounting is in allocated (size-class rounded) bytes.  MC_ZERO clears the
+ * whole usable size, so mc_realloc(..., MC_ZERO) of a zeroed object yields
+ * zeros past the old size (krealloc's contract).  NULL is returned
  * only when the flags allow failure; MC_NOFAIL never returns NULL.
  * mc_free(NULL) is a no-op; freeing a pointer the library did not hand out
  * is reported and aborts.
@@ -21,6 +23,8 @@
 #include "alloc/site.h"
 
 #define MC_SMALL_MAX (32u * 1024)
+/* Larger requests fail (NOFAIL ones abort): no budget could admit them. */
+#define MC_MAX_ALLOC ((size_t)1 << 46)
 
 void *mc_alloc_site(struct mc_site *site, size_t size, mc_flags_t flags);
 void *mc_realloc_site(struct mc_site *site, void *p, size_t size, mc_flags_t flags);

@@ -25,14 +25,26 @@ void mc_set_writeback_kick(mc_wb_kick_fn fn, void *arg)
 	__atomic_store_n(&kick_fn, fn, __ATOMIC_RELEASE);
 }
 
-static void kick_writeback(size_t bytes)
+/*
+ * Wake the writeback side.  Runs in reclaim context, like the kernel waking
+ * the flushers from inside PF_MEMALLOC: the callback's own allocations
+ * cannot recurse into reclaim, and any lock it takes is learned as taken in
+ * reclaim reachable from every context (it runs whatever the flags).
+ */
+static void kick_writeback(struct mc_thread *t, size_t bytes)
 {
 	mc_wb_kick_fn fn = __atomic_load_n(&kick_fn, __ATOMIC_ACQUIRE);
+	mc_scope_t tok;
 
 	if (!fn)
 		return;
 	mc_writeback_kicked();
+	tok = mc_memalloc_save();
+	t->in_reclaim++;
+	t->reclaim_needs = 0;
 	fn(kick_arg, (bytes + PAGE_SZ - 1) / PAGE_SZ);
+	t->in_reclaim--;
+	mc_memalloc_restore(tok);
 }
 
 struct progress {
@@ -45,6 +57,9 @@ static struct progress do_reclaim(struct mc_thread *t, size_t want, mc_flags_t e
 	uint64_t before = t->freed_bytes;
 	struct progress p = { 0, 0 };
 
+	/* Our own cached free objects go back to their spans first: they are
+	 * outside the budget already, but hold resident pages. */
+	mc_thread_drain(t);
 	for (int prio = 2; prio >= 0; prio--) {
 		p.objs += mc_shrink_pass(eff, want, bg, prio);
 		p.bytes = (size_t)(t->freed_bytes - before);
@@ -53,7 +68,7 @@ static struct progress do_reclaim(struct mc_thread *t, size_t want, mc_flags_t e
 	}
 	/* Dirty data is never written from here: ask the writeback side. */
 	if (p.bytes < want)
-		kick_writeback(want - p.bytes);
+		kick_writeback(t, want - p.bytes);
 	atomic_fetch_add(&g.reclaim_freed, p.bytes);
 	return p;
 }
@@ -62,6 +77,8 @@ size_t mc_reclaim(size_t bytes, mc_flags_t flags)
 {
 	struct mc_thread *t = mc_thread();
 
+	if (t->scope & MC_SCOPE_MEMALLOC)
+		return 0;                       /* never recurse into reclaim */
 	atomic_fetch_add(&g.reclaim_explicit, 1);
 	return do_reclaim(t, bytes, mc_effective_flags(flags | MC_DIRECT_RECLAIM), 0).bytes;
 }
@@ -71,9 +88,42 @@ size_t mc_drop_caches(void)
 	struct mc_thread *t = mc_thread();
 	uint64_t before = t->freed_bytes;
 
+	if (t->scope & MC_SCOPE_MEMALLOC)
+		return 0;
+
 	atomic_fetch_add(&g.reclaim_explicit, 1);
 	mc_shrink_pass(mc_effective_flags(MC_KERNEL), (size_t)-1 / 2, 0, 0);
 	return (size_t)(t->freed_bytes - before);
+}
+
+/*
+ * The reclaim reserve admits at most reserve_users_max threads at once
+ * (seed 004: reclaimers must not be starved of it).  A reclaiming thread
+ * keeps its slot until its MEMALLOC scope ends; a NOFAIL caller under
+ * policy `kernel` holds one for its dip only.
+ */
+static int take_reserve_slot(struct mc_thread *t)
+{
+	unsigned u = atomic_load(&g.reserve_users);
+
+	if (t->reserve_slot)
+		return 1;
+	do {
+		if (u >= g.cfg.reserve_users_max) {
+			atomic_fetch_add(&g.res_user_waits, 1);
+			return 0;
+		}
+	} while (!atomic_compare_exchange_weak(&g.reserve_users, &u, u + 1));
+	t->reserve_slot = 1;
+	return 1;
+}
+
+static void put_reserve_slot(struct mc_thread *t)
+{
+	if (t->reserve_slot && !(t->scope & MC_SCOPE_MEMALLOC)) {
+		t->reserve_slot = 0;
+		atomic_fetch_sub(&g.reserve_users, 1);
+	}
 }
 
 /* Charge at the best level the caller may use; count reserve use. */
@@ -85,18 +135,8 @@ static int charge_level(struct mc_thread *t, size_t bytes, mc_flags_t eff)
 		atomic_fetch_add(&g.res_atomic, 1);
 		return 1;
 	}
-	if (!(t->scope & MC_SCOPE_MEMALLOC))
+	if (!(t->scope & MC_SCOPE_MEMALLOC) || !take_reserve_slot(t))
 		return 0;
-	if (!t->reserve_slot) {
-		unsigned u = atomic_load(&g.reserve_users);
-		do {
-			if (u >= g.cfg.reserve_users_max) {
-				atomic_fetch_add(&g.res_user_waits, 1);
-				return 0;
-			}
-		} while (!atomic_compare_exchange_weak(&g.reserve_users, &u, u + 1));
-		t->reserve_slot = 1;
-	}
 	if (mc_try_charge(t, bytes, LVL_ALL)) {
 		atomic_fetch_add(&g.res_reclaim, 1);
 		return 1;
@@ -139,9 +179,12 @@ int mc_slowpath(struct mc_thread *t, struct mc_site *site, size_t bytes, mc_flag
 		return 0;
 
 	mc_wait_begin(t, site, eff);
+	/* Watch frees from before each charge attempt to the sleep after it:
+	 * a free in between ends the sleep at once instead of being missed. */
+	mc_throttle_watch_begin();
 	for (;;) {
 		struct progress p = { 0, 0 };
-		uint64_t t0;
+		uint64_t t0, mark = mc_throttle_mark();
 		enum mc_wait_end end;
 
 		if ((eff & MC_DIRECT_RECLAIM) && !(t->scope & MC_SCOPE_MEMALLOC)) {
@@ -152,7 +195,7 @@ int mc_slowpath(struct mc_thread *t, struct mc_site *site, size_t bytes, mc_flag
 			ok = 1;
 			break;
 		}
-		if (eff & MC_NORETRY)
+		if ((eff & MC_NORETRY) && !nofail)
 			break;
 		no_progress = (p.bytes || p.objs) ? 0 : no_progress + 1;
 		if (!nofail) {
@@ -167,31 +210,38 @@ int mc_slowpath(struct mc_thread *t, struct mc_site *site, size_t bytes, mc_flag
 				break;
 			}
 		} else if (g.cfg.reserve_policy == MC_RESERVE_KERNEL && no_progress >= 2) {
+			/* The kernel's end of the slow path: the min-reserve step
+			 * (the atomic reserve), then no watermarks at all. */
 			if (mc_try_charge(t, bytes, LVL_ATOMIC)) {
 				atomic_fetch_add(&g.res_kmin, 1);
 				ok = 1;
 				break;
 			}
-			if (mc_try_charge(t, bytes, LVL_ALL)) {
-				atomic_fetch_add(&g.res_knowmark, 1);
-				ok = 1;
-				break;
+			if (take_reserve_slot(t)) {
+				ok = mc_try_charge(t, bytes, LVL_ALL);
+				put_reserve_slot(t);
+				if (ok) {
+					atomic_fetch_add(&g.res_knowmark, 1);
+					break;
+				}
 			}
 		}
 		t0 = mc_now_ns();
-		end = mc_reclaim_throttle(MC_THROTTLE_WRITEBACK);
+		end = mc_throttle_wait(MC_THROTTLE_WRITEBACK, mark, 0);
 		if (end == MC_WAIT_NONE)
-			mc_reclaim_throttle(MC_THROTTLE_NOPROGRESS);
+			mc_throttle_wait(MC_THROTTLE_NOPROGRESS, mark, 0);
 		__atomic_fetch_add(&site->throttled_ns, mc_now_ns() - t0, __ATOMIC_RELAXED);
 		if (nofail)
 			count_nofail_loop(site);
 	}
+	mc_throttle_watch_end();
 	mc_wait_end(t);
 	return ok;
 }
 
 /* ---- background reclaimer ---- */
 
+static pthread_mutex_t bg_ctl = PTHREAD_MUTEX_INITIALIZER;  /* start/stop, held across join */
 static pthread_mutex_t bg_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t bg_cv = PTHREAD_COND_INITIALIZER;
 static pthread_t bg_thread;
@@ -229,14 +279,18 @@ static void *bg_main(void *arg)
 		if (bg_stop)
 			break;
 		atomic_store(&bg_pending, 0);
-		/* Reclaim back up to the high watermark, with every shrinker. */
+		/* Reclaim back up to the high watermark, with every shrinker.
+		 * Without progress it waits only for writeback in flight, and
+		 * goes back to sleep when there is none, whatever the policy. */
 		while (!bg_stop && (want = above_high())) {
 			struct progress p = do_reclaim(t, want, MC_KERNEL, 1);
 
 			atomic_fetch_add(&g.reclaim_background, 1);
 			if (p.bytes || p.objs)
 				continue;
-			if (mc_reclaim_throttle(MC_THROTTLE_WRITEBACK) == MC_WAIT_NONE)
+			if (!mc_writeback_inflight() ||
+			    mc_throttle_wait(MC_THROTTLE_WRITEBACK, mc_throttle_mark(), 1) ==
+				    MC_WAIT_NONE)
 				break;
 		}
 	}
@@ -245,25 +299,25 @@ static void *bg_main(void *arg)
 
 void mc_reclaim_start_thread(void)
 {
-	pthread_mutex_lock(&bg_lock);
+	pthread_mutex_lock(&bg_ctl);
 	if (!bg_running) {
 		bg_stop = 0;
 		if (pthread_create(&bg_thread, NULL, bg_main, NULL) == 0)
 			__atomic_store_n(&bg_running, 1, __ATOMIC_RELAXED);
 	}
-	pthread_mutex_unlock(&bg_lock);
+	pthread_mutex_unlock(&bg_ctl);
 }
 
 void mc_reclaim_stop_thread(void)
 {
-	pthread_mutex_lock(&bg_lock);
-	if (!bg_running) {
+	pthread_mutex_lock(&bg_ctl);
+	if (bg_running) {
+		pthread_mutex_lock(&bg_lock);
+		bg_stop = 1;
+		__atomic_store_n(&bg_running, 0, __ATOMIC_RELAXED);
+		pthread_cond_signal(&bg_cv);
 		pthread_mutex_unlock(&bg_lock);
-		return;
+		pthread_join(bg_thread, NULL);
 	}
-	bg_stop = 1;
-	__atomic_store_n(&bg_running, 0, __ATOMIC_RELAXED);
-	pthread_cond_signal(&bg_cv);
-	pthread_mutex_unlock(&bg_lock);
-	pthread_join(bg_thread, NULL);
+	pthread_mutex_unlock(&bg_ctl);
 }

@@ -3,7 +3,10 @@
  *
  * shrinker_lock protects the list only; callbacks run without it (a
  * callback may allocate, take its own locks, even unregister another
- * shrinker), pinned by s->active so unregister can wait for them.
+ * shrinker), pinned by s->active.  unregister() marks the shrinker dead,
+ * waits for its callbacks, and only then unlinks it, so a pass that comes
+ * back from a callback can always follow s->next.  A shrinker must not
+ * unregister itself from its own callback.
  */
 #include <errno.h>
 #include <sched.h>
@@ -30,14 +33,14 @@ int mc_shrinker_register(struct mc_shrinker *s)
 void mc_shrinker_unregister(struct mc_shrinker *s)
 {
 	pthread_mutex_lock(&shrinker_lock);
+	s->registered = 0;                      /* passes skip it from now on */
+	while (s->active)
+		pthread_cond_wait(&shrinker_idle, &shrinker_lock);
 	for (struct mc_shrinker **pp = &shrinkers; *pp; pp = &(*pp)->next)
 		if (*pp == s) {
 			*pp = s->next;
 			break;
 		}
-	s->registered = 0;
-	while (s->active)
-		pthread_cond_wait(&shrinker_idle, &shrinker_lock);
 	pthread_mutex_unlock(&shrinker_lock);
 }
 
@@ -59,12 +62,17 @@ size_t mc_shrink_pass(mc_flags_t eff, size_t bytes_wanted, int background, int p
 		struct mc_shrink_control sc = { .flags = eff, .background = background };
 		size_t count, n;
 
+		if (!s->registered)
+			continue;
 		if (s->needs & ~eff & (MC_FS | MC_IO)) {
 			__atomic_fetch_add(&s->skipped_ctx, 1, __ATOMIC_RELAXED);
 			continue;
 		}
 		s->active++;
 		pthread_mutex_unlock(&shrinker_lock);
+		/* Locks taken from here on are learned as reachable from any
+		 * reclaim whose context admits this shrinker. */
+		t->reclaim_needs = s->needs;
 		__atomic_fetch_add(&s->calls, 1, __ATOMIC_RELAXED);
 		count = s->count(s, &sc);
 		if (count) {
@@ -95,13 +103,14 @@ void mc_shrinkers_print(FILE *f, int json)
 
 	pthread_mutex_lock(&shrinker_lock);
 	for (struct mc_shrinker *s = shrinkers; s; s = s->next) {
-		if (json)
-			fprintf(f, "%s{\"name\":\"%s\",\"needs\":\"%s%s\",\"calls\":%llu,"
-				"\"freed\":%llu,\"skipped_for_context\":%llu}",
-				first ? "" : ",", s->name, s->needs & MC_FS ? "fs" : "",
+		if (json) {
+			fprintf(f, "%s{\"name\":", first ? "" : ",");
+			mc_json_str(f, s->name);
+			fprintf(f, ",\"needs\":\"%s%s\",\"calls\":%llu,\"freed\":%llu,"
+				"\"skipped_for_context\":%llu}", s->needs & MC_FS ? "fs" : "",
 				s->needs & MC_IO ? "io" : "", (unsigned long long)s->calls,
 				(unsigned long long)s->freed, (unsigned long long)s->skipped_ctx);
-		else
+		} else
 			fprintf(f, "  shrinker %-20s needs %-5s calls %-8llu freed %-10llu "
 				"skipped(context) %llu\n", s->name,
 				s->needs == 0 ? "-" : s->needs == MC_FS ? "fs" : s->needs == MC_IO ?

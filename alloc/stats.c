@@ -31,6 +31,7 @@ void mc_stats_snapshot(struct mc_stats *o)
 	o->reclaim_explicit = atomic_load(&g.reclaim_explicit);
 	o->reclaim_freed_bytes = atomic_load(&g.reclaim_freed);
 	o->background_wakeups = atomic_load(&g.bg_wakeups);
+	o->background_sleeps = mc_background_sleeps();
 	mc_throttle_stats(o->throttle, o->throttle_ns, &o->wb_submitted, &o->wb_completed,
 			  &o->wb_kicks);
 	o->wb_inflight = mc_writeback_inflight();
@@ -38,7 +39,7 @@ void mc_stats_snapshot(struct mc_stats *o)
 	o->reserve_reclaim_uses = atomic_load(&g.res_reclaim);
 	o->reserve_kernel_min_uses = atomic_load(&g.res_kmin);
 	o->reserve_kernel_nowmark_uses = atomic_load(&g.res_knowmark);
-	o->reserve_user_waits = atomic_load(&g.res_user_waits);
+	o->reserve_user_refusals = atomic_load(&g.res_user_waits);
 	o->stalls = atomic_load(&g.stalls);
 	o->max_wait_ns = atomic_load(&g.max_wait_ns);
 	for (int k = 0; k < MC_REP_KINDS; k++)
@@ -67,6 +68,8 @@ static unsigned top_sites(struct site_row *rows, unsigned top)
 	size_t n = mc_site_count();
 	unsigned kept = 0;
 
+	if (!top)
+		return 0;
 	for (size_t i = 0; i < n; i++) {
 		struct site_row r = { &mc_sites_begin()[i], { 0, 0 } };
 		mc_site_counts(r.s, &r.c);
@@ -85,6 +88,22 @@ static unsigned top_sites(struct site_row *rows, unsigned top)
 }
 
 #define U(x) ((unsigned long long)(x))
+
+/* Names come from code, but a file path may hold anything: escape. */
+void mc_json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
 
 static void print_text(FILE *f, const struct mc_stats *s, struct site_row *rows, unsigned n)
 {
@@ -106,20 +125,20 @@ static void print_text(FILE *f, const struct mc_stats *s, struct site_row *rows,
 	fprintf(f, "nofail calls %llu  loops %llu (forced by injection %llu)  injected %llu\n",
 		U(s->nofail_calls), U(s->nofail_loops), U(s->nofail_injected_loops),
 		U(s->injected));
-	fprintf(f, "reclaim direct %llu  background %llu (wakeups %llu)  explicit %llu  freed %llu bytes\n",
+	fprintf(f, "reclaim direct %llu  background %llu (wakeups %llu, writeback waits %llu)  explicit %llu  freed %llu bytes\n",
 		U(s->reclaim_direct), U(s->reclaim_background), U(s->background_wakeups),
-		U(s->reclaim_explicit), U(s->reclaim_freed_bytes));
+		U(s->background_sleeps), U(s->reclaim_explicit), U(s->reclaim_freed_bytes));
 	for (int r = 0; r < MC_THROTTLE_NR; r++)
 		fprintf(f, "throttle %-10s woken %llu  timeout %llu  computed %llu  no-wait %llu  asleep %.3f s\n",
 			mc_throttle_reason_name(r), U(s->throttle[r][MC_WAIT_WOKEN]),
 			U(s->throttle[r][MC_WAIT_TIMEOUT]), U(s->throttle[r][MC_WAIT_COMPUTED]),
 			U(s->throttle[r][MC_WAIT_NONE]), (double)s->throttle_ns[r] / 1e9);
-	fprintf(f, "writeback submitted %llu  completed %llu  in flight %llu  kicks %llu pages\n",
+	fprintf(f, "writeback submitted %llu  completed %llu  in flight %llu pages  kicks %llu\n",
 		U(s->wb_submitted), U(s->wb_completed), U(s->wb_inflight), U(s->wb_kicks));
-	fprintf(f, "reserves atomic %llu  reclaim %llu  kernel-min %llu  kernel-nowmark %llu  user-cap waits %llu\n",
+	fprintf(f, "reserves atomic %llu  reclaim %llu  kernel-min %llu  kernel-nowmark %llu  refused at user cap %llu\n",
 		U(s->reserve_atomic_uses), U(s->reserve_reclaim_uses),
 		U(s->reserve_kernel_min_uses), U(s->reserve_kernel_nowmark_uses),
-		U(s->reserve_user_waits));
+		U(s->reserve_user_refusals));
 	fprintf(f, "stalls %llu  longest wait %.3f s  io_flusher %s\n", U(s->stalls),
 		(double)s->max_wait_ns / 1e9,
 		s->io_flusher == 1 ? "set" : s->io_flusher == 0 ? "refused" : "not tried");
@@ -155,9 +174,9 @@ static void print_json(FILE *f, const struct mc_stats *s, struct site_row *rows,
 		U(s->allocs), U(s->frees), U(s->failures), U(s->large_allocs), U(s->slowpath),
 		U(s->nofail_calls), U(s->nofail_loops), U(s->nofail_injected_loops), U(s->injected));
 	fprintf(f, "\"reclaim\":{\"direct\":%llu,\"background\":%llu,\"background_wakeups\":%llu,"
-		"\"explicit\":%llu,\"freed_bytes\":%llu},", U(s->reclaim_direct),
-		U(s->reclaim_background), U(s->background_wakeups), U(s->reclaim_explicit),
-		U(s->reclaim_freed_bytes));
+		"\"background_writeback_waits\":%llu,\"explicit\":%llu,\"freed_bytes\":%llu},",
+		U(s->reclaim_direct), U(s->reclaim_background), U(s->background_wakeups),
+		U(s->background_sleeps), U(s->reclaim_explicit), U(s->reclaim_freed_bytes));
 	fprintf(f, "\"throttle\":{");
 	for (int r = 0; r < MC_THROTTLE_NR; r++) {
 		fprintf(f, "%s\"%s\":{", r ? "," : "", mc_throttle_reason_name(r));
@@ -169,9 +188,9 @@ static void print_json(FILE *f, const struct mc_stats *s, struct site_row *rows,
 		"\"kicks\":%llu},", U(s->wb_submitted), U(s->wb_completed), U(s->wb_inflight),
 		U(s->wb_kicks));
 	fprintf(f, "\"reserves\":{\"atomic\":%llu,\"reclaim\":%llu,\"kernel_min\":%llu,"
-		"\"kernel_nowmark\":%llu,\"user_cap_waits\":%llu},", U(s->reserve_atomic_uses),
+		"\"kernel_nowmark\":%llu,\"user_cap_refusals\":%llu},", U(s->reserve_atomic_uses),
 		U(s->reserve_reclaim_uses), U(s->reserve_kernel_min_uses),
-		U(s->reserve_kernel_nowmark_uses), U(s->reserve_user_waits));
+		U(s->reserve_kernel_nowmark_uses), U(s->reserve_user_refusals));
 	fprintf(f, "\"stalls\":%llu,\"max_wait_ns\":%llu,\"io_flusher\":%d,\"reports\":{",
 		U(s->stalls), U(s->max_wait_ns), s->io_flusher);
 	for (int k = 0; k < MC_REP_KINDS; k++)
@@ -181,9 +200,12 @@ static void print_json(FILE *f, const struct mc_stats *s, struct site_row *rows,
 	fprintf(f, "],\"sites\":[");
 	for (unsigned i = 0; i < n; i++) {
 		const struct mc_site *st = rows[i].s;
-		fprintf(f, "%s{\"name\":\"%s\",\"file\":\"%s\",\"line\":%d,\"live\":%lld,"
-			"\"calls\":%llu,\"failures\":%llu,\"nofail_loops\":%llu,\"throttled_ns\":%llu,"
-			"\"injected\":%llu}", i ? "," : "", st->name, st->file, st->line,
+		fprintf(f, "%s{\"name\":", i ? "," : "");
+		mc_json_str(f, st->name);
+		fprintf(f, ",\"file\":");
+		mc_json_str(f, st->file);
+		fprintf(f, ",\"line\":%d,\"live\":%lld,\"calls\":%llu,\"failures\":%llu,"
+			"\"nofail_loops\":%llu,\"throttled_ns\":%llu,\"injected\":%llu}", st->line,
 			(long long)rows[i].c.live_bytes, U(rows[i].c.calls), U(st->failures),
 			U(st->nofail_loops), U(st->throttled_ns), U(st->injected));
 	}

@@ -18,12 +18,12 @@ struct mc_stats {
 	uint64_t allocs, frees, failures, large_allocs;
 	uint64_t slowpath, nofail_calls, nofail_loops, injected, nofail_injected_loops;
 	uint64_t reclaim_direct, reclaim_background, reclaim_explicit;
-	uint64_t reclaim_freed_bytes, background_wakeups;
+	uint64_t reclaim_freed_bytes, background_wakeups, background_sleeps;
 	uint64_t throttle[MC_THROTTLE_NR][MC_WAIT_NR];    /* events by reason and end */
 	uint64_t throttle_ns[MC_THROTTLE_NR];             /* time asleep by reason */
 	uint64_t wb_submitted, wb_completed, wb_inflight, wb_kicks;
 	uint64_t reserve_atomic_uses, reserve_reclaim_uses, reserve_kernel_min_uses,
-		 reserve_kernel_nowmark_uses, reserve_user_waits;
+		 reserve_kernel_nowmark_uses, reserve_user_refusals;
 	uint64_t stalls, max_wait_ns;
 	uint64_t reports[MC_REP_KINDS];
 	int io_flusher;                                   /* 1 set, 0 refused, -1 never tried */

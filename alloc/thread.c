@@ -59,6 +59,7 @@ struct mc_thread *mc_thread_init(void)
 		g.threads->prev = t;
 	g.threads = t;
 	g.nthreads++;
+	mc_budget_retune();
 	pthread_mutex_unlock(&g.thread_lock);
 	mc_self = t;
 	pthread_setspecific(thread_key, t);
@@ -89,13 +90,18 @@ void mc_fold_delta(struct mc_thread *t, int64_t d)
 		;
 }
 
+void mc_thread_drain(struct mc_thread *t)
+{
+	for (int c = 0; c < NCLASSES; c++)
+		if (t->tc[c].count)
+			mc_slab_flush(&t->tc[c], c, t->tc[c].count);
+}
+
 static void thread_exit(void *arg)
 {
 	struct mc_thread *t = arg;
 
-	for (int c = 0; c < NCLASSES; c++)
-		if (t->tc[c].count)
-			mc_slab_flush(&t->tc[c], c, t->tc[c].count);
+	mc_thread_drain(t);
 	pthread_mutex_lock(&g.thread_lock);
 	mc_fold(t);
 	mc_site_fold_thread(t);
@@ -108,6 +114,7 @@ static void thread_exit(void *arg)
 	if (t->next)
 		t->next->prev = t->prev;
 	g.nthreads--;
+	mc_budget_retune();
 	pthread_mutex_unlock(&g.thread_lock);
 	if (t->reserve_slot)
 		atomic_fetch_sub(&g.reserve_users, 1);

@@ -20,11 +20,18 @@ static uint64_t wb_start;                /* wb_completed when the first waiter c
 _Atomic unsigned mc_noprogress_waiters;
 static _Atomic uint64_t np_freed;        /* bytes freed while someone waited */
 
-/* completion rate: pages per second, smoothed */
+/* completion rate: pages per second, smoothed; pages are counted
+ * atomically, the rate is recomputed by whoever gets the trylock */
 static pthread_mutex_t rate_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint64_t rate_t0, rate_pages, rate_pps;
+static uint64_t rate_t0, rate_mark, rate_pps;
 
 static _Atomic uint64_t ev[MC_THROTTLE_NR][MC_WAIT_NR], ev_ns[MC_THROTTLE_NR];
+static _Atomic uint64_t bg_sleeps;
+
+uint64_t mc_background_sleeps(void)
+{
+	return atomic_load(&bg_sleeps);
+}
 
 static void init_cvs(void)
 {
@@ -43,21 +50,21 @@ void mc_writeback_submitted(size_t pages)
 	atomic_fetch_add_explicit(&wb_submitted, pages, memory_order_relaxed);
 }
 
-static void rate_update(size_t pages)
+static void rate_update(uint64_t done)
 {
 	uint64_t now;
 
 	if (pthread_mutex_trylock(&rate_lock))
 		return; /* the completion path never waits for statistics */
 	now = mc_now_ns();
-	rate_pages += pages;
 	if (!rate_t0) {
 		rate_t0 = now;
+		rate_mark = done;
 	} else if (now - rate_t0 >= 10000000ull) {
-		uint64_t pps = rate_pages * 1000000000ull / (now - rate_t0);
+		uint64_t pps = (done - rate_mark) * 1000000000ull / (now - rate_t0);
 		rate_pps = rate_pps ? (rate_pps * 7 + pps * 3) / 10 : pps;
 		rate_t0 = now;
-		rate_pages = 0;
+		rate_mark = done;
 	}
 	pthread_mutex_unlock(&rate_lock);
 }
@@ -67,10 +74,13 @@ void mc_writeback_completed(size_t pages)
 	uint64_t done = atomic_fetch_add(&wb_completed, pages) + pages;
 	unsigned waiters = atomic_load(&wb_waiters);
 
-	rate_update(pages);
+	rate_update(done);
+	/* Wake when a cluster per waiter completed, or when nothing is left
+	 * under writeback (no more completions will come to count). */
 	if (waiters &&
-	    done - __atomic_load_n(&wb_start, __ATOMIC_RELAXED) >
-		    (uint64_t)g.cfg.writeback_cluster * waiters) {
+	    (done - __atomic_load_n(&wb_start, __ATOMIC_RELAXED) >
+		     (uint64_t)g.cfg.writeback_cluster * waiters ||
+	     done >= atomic_load(&wb_submitted))) {
 		pthread_mutex_lock(&tl);
 		pthread_cond_broadcast(&wb_cv);
 		pthread_mutex_unlock(&tl);
@@ -91,6 +101,25 @@ uint64_t mc_writeback_rate(void)
 	r = rate_pps;
 	pthread_mutex_unlock(&rate_lock);
 	return r;
+}
+
+/*
+ * A slow-path thread watches for frees from before its last charge attempt,
+ * so a free landing between that attempt and the sleep is not missed.
+ */
+void mc_throttle_watch_begin(void)
+{
+	atomic_fetch_add(&mc_noprogress_waiters, 1);
+}
+
+uint64_t mc_throttle_mark(void)
+{
+	return atomic_load(&np_freed);
+}
+
+void mc_throttle_watch_end(void)
+{
+	atomic_fetch_sub(&mc_noprogress_waiters, 1);
 }
 
 void mc_throttle_note_free(size_t bytes)
@@ -119,7 +148,8 @@ static int writeback_done(uint64_t mine)
 	/* Each waiter counts from its own start, so one arriving late does not
 	 * return at once on completions that happened before it came. */
 	return atomic_load(&wb_completed) - mine >
-	       (uint64_t)g.cfg.writeback_cluster * atomic_load(&wb_waiters);
+		       (uint64_t)g.cfg.writeback_cluster * atomic_load(&wb_waiters) ||
+	       mc_writeback_inflight() == 0;
 }
 
 /* Anything freed since this waiter began? (tl held) */
@@ -156,19 +186,29 @@ static enum mc_wait_end wait_writeback(uint64_t timeout)
 	return end;
 }
 
-static enum mc_wait_end wait_frees(uint64_t timeout)
+static enum mc_wait_end wait_frees(uint64_t mark, uint64_t timeout)
 {
 	enum mc_wait_end end;
 
 	pthread_mutex_lock(&tl);
 	atomic_fetch_add(&mc_noprogress_waiters, 1);
-	end = wait_for(&np_cv, memory_freed, atomic_load(&np_freed), timeout);
+	end = wait_for(&np_cv, memory_freed, mark, timeout);
 	atomic_fetch_sub(&mc_noprogress_waiters, 1);
 	pthread_mutex_unlock(&tl);
 	return end;
 }
 
 enum mc_wait_end mc_reclaim_throttle(enum mc_throttle_reason reason)
+{
+	return mc_throttle_wait(reason, atomic_load(&np_freed), 0);
+}
+
+/*
+ * @mark: np_freed when the caller last looked (NOPROGRESS ends as soon as
+ * anything was freed since).  @background: the reclaimer's own sleeps are
+ * counted apart, so allocation throttling statistics stay comparable.
+ */
+enum mc_wait_end mc_throttle_wait(enum mc_throttle_reason reason, uint64_t mark, int background)
 {
 	const struct mc_config *c = &g.cfg;
 	uint64_t t0 = mc_now_ns(), rate;
@@ -199,8 +239,13 @@ enum mc_wait_end mc_reclaim_throttle(enum mc_throttle_reason reason)
 		if (reason == MC_THROTTLE_WRITEBACK)
 			end = inflight ? wait_writeback(c->throttle_timeout_ns) : MC_WAIT_NONE;
 		else
-			end = wait_frees(c->throttle_timeout_ns);
+			end = wait_frees(mark, c->throttle_timeout_ns);
 		break;
+	}
+	if (background) {
+		if (end != MC_WAIT_NONE)
+			atomic_fetch_add(&bg_sleeps, 1);
+		return end;
 	}
 	atomic_fetch_add(&ev[reason][end], 1);
 	if (end != MC_WAIT_NONE)

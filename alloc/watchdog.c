@@ -33,34 +33,53 @@ void mc_wait_end(struct mc_thread *t)
 		;
 }
 
+struct stall {
+	const struct mc_site *site;
+	uint64_t tid, waited;
+	mc_flags_t flags;
+	unsigned scope;
+};
+
+/*
+ * Collect stalled waits under the thread lock, report them after dropping
+ * it: the report handler is the user's code and may allocate or take a
+ * snapshot, both of which need the thread lock.
+ */
 static void scan(void)
 {
+	struct stall found[16];
+	unsigned n = 0;
 	uint64_t now = mc_now_ns(), stall = g.cfg.stall_ns;
 
 	pthread_mutex_lock(&g.thread_lock);
-	for (struct mc_thread *t = g.threads; t; t = t->next) {
+	for (struct mc_thread *t = g.threads; t && n < 16; t = t->next) {
 		uint64_t start = atomic_load(&t->wait_start);
-		char fl[96];
 
 		if (!start || now < start || now - start < stall || t->wait_reported)
 			continue;
 		t->wait_reported = 1;
-		atomic_fetch_add(&g.stalls, 1);
-		mc_report(MC_REP_STALL, t->wait_site,
-			  "thread %llu waiting %.2f s for memory (flags %s, scope%s%s%s%s)",
-			  (unsigned long long)t->tid, (double)(now - start) / 1e9,
-			  mc_flags_str(t->wait_flags, fl, sizeof(fl)),
-			  t->wait_scope ? "" : " none",
-			  t->wait_scope & MC_SCOPE_NOFS ? " nofs" : "",
-			  t->wait_scope & MC_SCOPE_NOIO ? " noio" : "",
-			  t->wait_scope & MC_SCOPE_MEMALLOC ? " memalloc" : "");
+		found[n++] = (struct stall){ t->wait_site, t->tid, now - start, t->wait_flags,
+					     t->wait_scope };
 	}
 	pthread_mutex_unlock(&g.thread_lock);
+	for (unsigned i = 0; i < n; i++) {
+		char fl[96];
+		atomic_fetch_add(&g.stalls, 1);
+		mc_report(MC_REP_STALL, found[i].site,
+			  "thread %llu waiting %.2f s for memory (flags %s, scope%s%s%s%s)",
+			  (unsigned long long)found[i].tid, (double)found[i].waited / 1e9,
+			  mc_flags_str(found[i].flags, fl, sizeof(fl)),
+			  found[i].scope ? "" : " none",
+			  found[i].scope & MC_SCOPE_NOFS ? " nofs" : "",
+			  found[i].scope & MC_SCOPE_NOIO ? " noio" : "",
+			  found[i].scope & MC_SCOPE_MEMALLOC ? " memalloc" : "");
+	}
 }
 
 static void *wd_main(void *arg)
 {
 	(void)arg;
+	mc_thread();          /* own state now, not in a report handler later */
 	pthread_mutex_lock(&wd_lock);
 	while (!wd_stop) {
 		uint64_t period = g.cfg.stall_ns / 4;

@@ -13,6 +13,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <pthread.h>
 #include "alloc/mc.h"
@@ -95,6 +96,16 @@ static inline void hog_free(struct hog *h)
 	hog_release(h, h->n);
 	free(h->p);
 	h->p = NULL;
+}
+
+/* A thread that releases @n of the hog's chunks after @delay_ms. */
+struct freer { struct hog *h; unsigned delay_ms; size_t n; };
+static inline void *delayed_free(void *arg)
+{
+	struct freer *f = arg;
+	usleep(f->delay_ms * 1000);
+	hog_release(f->h, f->n);
+	return NULL;
 }
 
 /* ---- a cache with a shrinker ---- */

@@ -12,8 +12,9 @@ static void test_lock_taken_in_reclaim_then_held_across_fs_alloc_is_reported(voi
 	struct tcache c;
 	(void)state;
 
+	/* lockdep's fs_reclaim case: an FS shrinker takes the inode lock. */
 	mc_mutex_init(&inode_lock, "test.inode_lock");
-	tcache_init(&c, "test-locking-shrinker", 0, 256);
+	tcache_init(&c, "test-locking-shrinker", MC_FS, 256);
 	c.take_lock = &inode_lock;
 	tcache_fill(&c, 8);
 	mc_drop_caches();                      /* the shrinker takes the lock in reclaim */
@@ -38,6 +39,59 @@ static void test_lock_taken_in_reclaim_then_held_across_fs_alloc_is_reported(voi
 	assert_non_null(strstr(catcher.last[MC_REP_FS_RECLAIM_LOCK], "test.inode_lock"));
 	catch_stop();
 	tcache_destroy(&c);
+}
+
+/* A NOFS scope does not protect against a lock that a shrinker needing
+ * nothing takes: that shrinker runs in NOFS reclaim too. */
+static void test_nofs_does_not_cover_locks_of_context_free_shrinkers(void **state)
+{
+	static mc_mutex_t cache_lock;
+	struct tcache c;
+	(void)state;
+
+	mc_mutex_init(&cache_lock, "test.plain_cache_lock");
+	tcache_init(&c, "test-plain-shrinker", 0, 256);
+	c.take_lock = &cache_lock;
+	tcache_fill(&c, 8);
+	mc_drop_caches();
+	catch_start(KIND(MC_REP_FS_RECLAIM_LOCK));
+	mc_mutex_lock(&cache_lock);
+	mc_scope_t tok = mc_nofs_save();
+	mc_free(mc_alloc_named("test.nofs_under_plain_lock", 64, MC_KERNEL));
+	mc_nofs_restore(tok);
+	/* Without direct reclaim nothing can deadlock: silent. */
+	mc_free(mc_alloc_named("test.nowait_under_plain_lock", 64, MC_NOWAIT));
+	mc_mutex_unlock(&cache_lock);
+	assert_int_equal(catcher.n[MC_REP_FS_RECLAIM_LOCK], 1);
+	assert_string_equal(catcher.last_site[MC_REP_FS_RECLAIM_LOCK]->name,
+			    "test.nofs_under_plain_lock");
+	catch_stop();
+	tcache_destroy(&c);
+}
+
+/* The first time reclaim meets its caller's lock the checker must speak
+ * before the thread blocks on itself, not after (it never would be). */
+static void test_reclaim_blocking_on_its_callers_lock_reports_before_hanging(void **state)
+{
+	(void)state;
+	pid_t pid = fork();
+	if (pid == 0) {
+		static mc_mutex_t l;
+		struct tcache c;
+		struct hog h = { 0 };
+		setup_budget("budget=4M,background=off,throttle_timeout=10ms,stall=30s");
+		mc_mutex_init(&l, "test.self_deadlock");
+		tcache_init(&c, "test-self-shrinker", 0, 4096);
+		c.take_lock = &l;
+		tcache_fill(&c, 16);
+		hog_fill(&h, 4096);
+		mc_mutex_lock(&l);
+		mc_alloc(4096, MC_KERNEL);              /* reclaim -> shrinker -> l */
+		_exit(0);                               /* never reached */
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
 }
 
 static void test_lock_learned_after_the_allocation_is_reported_too(void **state)
@@ -94,6 +148,10 @@ static void test_explicit_nofs_inside_nofs_scope_reported_once_per_site(void **s
 	mc_free(mc_alloc_named("test.plain_kernel_in_scope", 32, MC_KERNEL));
 	mc_nofs_restore(tok);
 	mc_free(mc_alloc_named("test.nofs_outside_scope", 32, MC_NOFS));
+	/* NOIO inside a NOFS-only scope strips more than the scope: needed. */
+	tok = mc_nofs_save();
+	mc_free(mc_alloc_named("test.noio_in_nofs_scope", 32, MC_NOIO));
+	mc_nofs_restore(tok);
 	assert_int_equal(catcher.n[MC_REP_REDUNDANT_NOFS], 1);
 	assert_string_equal(catcher.last_site[MC_REP_REDUNDANT_NOFS]->name, "test.redundant_nofs");
 	catch_stop();
@@ -196,6 +254,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lock_taken_in_reclaim_then_held_across_fs_alloc_is_reported),
+		cmocka_unit_test(test_nofs_does_not_cover_locks_of_context_free_shrinkers),
+		cmocka_unit_test(test_reclaim_blocking_on_its_callers_lock_reports_before_hanging),
 		cmocka_unit_test(test_lock_learned_after_the_allocation_is_reported_too),
 		cmocka_unit_test(test_trylock_in_shrinker_is_not_learned),
 		cmocka_unit_test(test_explicit_nofs_inside_nofs_scope_reported_once_per_site),

@@ -76,16 +76,6 @@ static void test_nowait_over_budget_fails_without_sleeping_and_wakes_kswapd(void
 	assert_int_equal(mc_site_find("test.nowait")->throttled_ns, 0);
 }
 
-struct freer { struct hog *h; unsigned delay_ms; size_t n; };
-
-static void *delayed_free(void *arg)
-{
-	struct freer *f = arg;
-	usleep(f->delay_ms * 1000);
-	hog_release(f->h, f->n);
-	return NULL;
-}
-
 static void test_nofail_waits_for_a_free_and_is_woken_not_reserved(void **state)
 {
 	struct mc_stats a, b;
