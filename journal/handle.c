@@ -1,0 +1,247 @@
+/*
+ * Handles: start, stop, nesting, credits.
+ *
+ * A handle reserves credits in the running transaction and keeps it from
+ * committing until it stops (t->updates).  Starting may wait: while the
+ * running transaction is locked for commit, while it is full (its commit
+ * is asked for), and while the log lacks space for it (a checkpoint).  A
+ * nested start never waits: the thread already holds the transaction
+ * open, so anything it waited for could be waiting for it.
+ *
+ * Locking: state_lock for t->updates, t->outstanding and the running
+ * pointer; the handle itself belongs to its thread and needs no lock.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "journal/internal.h"
+
+/* The calling thread's handle (the kernel's current->journal_info). */
+static __thread struct jnl_handle *cur_handle;
+
+struct jnl_handle *jnl_current(void)
+{
+	return cur_handle;
+}
+
+jnl_tid_t jnl_handle_tid(const struct jnl_handle *h)
+{
+	return h->t->tid;
+}
+
+unsigned jnl_handle_credits(const struct jnl_handle *h)
+{
+	return h->credits;
+}
+
+void jnl_handle_set_sync(struct jnl_handle *h)
+{
+	h->sync = true;
+}
+
+/* Make @fresh the running transaction; state_lock held. */
+static void install_txn(struct jnl_journal *j, struct jnl_txn *t)
+{
+	t->tid = j->next_tid++;
+	t->state = JNL_T_RUNNING;
+	t->start_ns = mc_monotonic_ns();
+	t->expires_ns = t->start_ns + (uint64_t)j->cfg.commit_interval_ms * 1000000ull;
+	j->running = t;
+	/* the commit thread sleeps until the new deadline */
+	pthread_cond_signal(&j->wait_commit);
+}
+
+/* Join (or create) the running transaction with @credits. */
+static int start_this_handle(struct jnl_journal *j, struct jnl_handle *h, unsigned credits)
+{
+	struct jnl_txn *fresh = NULL, *t;
+	bool counted_wait = false;
+	uint64_t need;
+	int ret = 0;
+
+	mc_mutex_lock(&j->state_lock);
+	for (;;) {
+		if (j->err || j->disk_errno) {
+			ret = -EROFS;
+			break;
+		}
+		t = j->running;
+		if (!t) {
+			if (fresh) {
+				install_txn(j, fresh);
+				fresh = NULL;
+				continue;
+			}
+			mc_mutex_unlock(&j->state_lock);
+			fresh = jnl_txn_alloc(j, jnl_handle_gfp(h));
+			if (!fresh)
+				return -ENOMEM;
+			mc_mutex_lock(&j->state_lock);
+			continue;
+		}
+		if (t->state != JNL_T_RUNNING) {
+			/* being locked for commit: the next one opens soon */
+			mc_cond_wait(&j->wait_locked, &j->state_lock);
+			continue;
+		}
+		need = jnl_log_need(j, (uint64_t)t->outstanding + credits);
+		if (need > j->max_txn) {
+			/* full: commit it and join the next one */
+			jnl_request_commit_locked(j, t->tid, JNL_WHY_SIZE);
+			while (j->running == t && !j->err)
+				mc_cond_wait(&j->wait_locked, &j->state_lock);
+			continue;
+		}
+		if (need > j->log_len - j->used) {
+			/* The log is short of space: checkpoint.  We hold no
+			 * handle (nested starts never get here), so nothing the
+			 * checkpoint waits for can be waiting for us. */
+			if (!counted_wait)
+				JNL_STAT_ADD(j, checkpoint_waits, 1);
+			counted_wait = true;
+			mc_mutex_unlock(&j->state_lock);
+			ret = jnl_wait_for_space(j);
+			mc_mutex_lock(&j->state_lock);
+			if (ret)
+				break;
+			continue;
+		}
+		t->outstanding += credits;
+		t->updates++;
+		h->t = t;
+		break;
+	}
+	mc_mutex_unlock(&j->state_lock);
+	if (fresh)
+		jnl_txn_free(fresh);
+	if (ret == -EIO || (ret && j->err))
+		ret = -EROFS;
+	return ret;
+}
+
+static int start_nested(struct jnl_journal *j, struct jnl_handle *h, unsigned credits,
+			bool nofail, struct jnl_handle **out)
+{
+	if (h->j != j)
+		return -EINVAL;
+	/* It cannot wait for space or a commit (see above), so it must fit. */
+	if (credits > h->credits)
+		return -ENOSPC;
+	if (h->ref >= 64)
+		return -EMLINK;
+	if (nofail)
+		h->nofail_levels |= 1ull << h->ref;
+	h->ref++;
+	JNL_STAT_ADD(j, nested_handles, 1);
+	*out = h;
+	return 0;
+}
+
+int jnl_start(struct jnl_journal *j, unsigned credits, unsigned flags, struct jnl_handle **out)
+{
+	bool nofail = flags & JNL_NOFAIL;
+	struct jnl_handle *h = cur_handle;
+	mc_scope_t tok;
+	int ret;
+
+	*out = NULL;
+	if (flags & ~JNL_NOFAIL)
+		return -EINVAL;
+	if (h)
+		return start_nested(j, h, credits, nofail, out);
+	if (credits > j->max_credits)
+		return -ENOSPC;
+
+	/*
+	 * NOFS scope from here to jnl_stop.  Without it, an allocation by
+	 * this thread (ours or the filesystem's under the handle) could enter
+	 * direct reclaim, call a filesystem shrinker, and that shrinker could
+	 * wait for a journal commit -- of the transaction this very thread
+	 * holds open: reclaim -> FS shrinker -> journal wait -> deadlock.
+	 */
+	tok = mc_nofs_save();
+	h = mc_alloc_named("journal.handle", sizeof(*h),
+			   MC_KERNEL | MC_ZERO | (nofail ? MC_NOFAIL : 0));
+	if (!h) {
+		ret = -ENOMEM;
+		goto err_scope;
+	}
+	h->j = j;
+	h->ref = 1;
+	h->nofail_levels = nofail;
+	h->credits = credits;
+	h->scope = tok;
+	ret = start_this_handle(j, h, credits);
+	if (ret)
+		goto err_free;
+	cur_handle = h;
+	JNL_STAT_ADD(j, handles, 1);
+	if (nofail)
+		JNL_STAT_ADD(j, nofail_handles, 1);
+	*out = h;
+	return 0;
+
+err_free:
+	mc_free(h);
+err_scope:
+	mc_nofs_restore(tok);   /* the scope ends with the failed start */
+	return ret;
+}
+
+int jnl_stop(struct jnl_handle *h)
+{
+	struct jnl_journal *j = h->j;
+	struct jnl_txn *t = h->t;
+	jnl_tid_t tid = t->tid;
+	bool sync = h->sync;
+	mc_scope_t tok;
+	int ret;
+
+	if (h != cur_handle)
+		return -EINVAL;   /* another thread's handle */
+	if (h->ref > 1) {
+		h->ref--;
+		h->nofail_levels &= ~(1ull << h->ref);
+		return jnl_aborted(j) ? -EIO : 0;
+	}
+
+	mc_mutex_lock(&j->state_lock);
+	t->outstanding -= h->credits;
+	if (--t->updates == 0)
+		pthread_cond_broadcast(&j->wait_updates);
+	if (sync)
+		jnl_request_commit_locked(j, tid, JNL_WHY_REQUEST);
+	ret = (j->err || h->failed) ? -EIO : 0;
+	cur_handle = NULL;
+	if (sync && !ret)
+		ret = jnl_wait_tid_locked(j, tid, false);
+	mc_mutex_unlock(&j->state_lock);
+
+	tok = h->scope;
+	mc_free(h);
+	/* The transaction is no longer held open by this thread: reclaim may
+	 * call filesystem shrinkers again. */
+	mc_nofs_restore(tok);
+	return ret;
+}
+
+int jnl_extend(struct jnl_handle *h, unsigned credits)
+{
+	struct jnl_journal *j = h->j;
+	struct jnl_txn *t = h->t;
+	uint64_t need;
+	int ret = 0;
+
+	mc_mutex_lock(&j->state_lock);
+	need = jnl_log_need(j, (uint64_t)t->outstanding + credits);
+	if (j->err)
+		ret = -EIO;
+	else if (t->state != JNL_T_RUNNING || need > j->max_txn || need > j->log_len - j->used)
+		ret = -EAGAIN;
+	else {
+		t->outstanding += credits;
+		h->credits += credits;
+	}
+	mc_mutex_unlock(&j->state_lock);
+	return ret;
+}

@@ -1,0 +1,357 @@
+/*
+ * Shared by the journal tests: a scratch image holding a journal area and
+ * a range of home blocks, opened through the block layer (O_DIRECT +
+ * io_uring by default) and the buffer cache; block contents that say
+ * which block and which version they are; allocation-budget fixtures.
+ *
+ * Image layout (4 KiB blocks): block 0 unused, the journal area from
+ * block 1, the home blocks after it, one spare block at the end.
+ * Images live in $SCOPEFS_TEST_DIR, else /var/tmp, else /tmp.
+ */
+#ifndef TESTS_JOURNAL_HELPERS_H
+#define TESTS_JOURNAL_HELPERS_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "alloc/mc.h"
+#include "fs/block/bdev.h"
+#include "fs/block/buffer.h"
+#include "journal/format.h"
+#include "journal/journal.h"
+
+#define J_BSIZE 4096u
+
+struct jenv {
+	char path[256];
+	char wlog[300];
+	struct jnl_area area;
+	uint64_t home_start, home_blocks, nblocks;
+	struct sfs_bdev *bdev;
+	struct sfs_bcache *cache;
+	struct jnl_journal *j;
+};
+
+static inline const char *scratch_dir(void)
+{
+	const char *d = getenv("SCOPEFS_TEST_DIR");
+
+	if (d && !access(d, W_OK))
+		return d;
+	if (!access("/var/tmp", W_OK))
+		return "/var/tmp";
+	return "/tmp";
+}
+
+/* A fresh image with a formatted journal of @jblocks and @home blocks. */
+static inline void jenv_make(struct jenv *e, uint64_t jblocks, uint64_t home)
+{
+	struct sfs_bdev *bdev;
+	int fd;
+
+	memset(e, 0, sizeof(*e));
+	snprintf(e->path, sizeof(e->path), "%s/sfs-jnl-XXXXXX", scratch_dir());
+	fd = mkstemp(e->path);
+	assert_true(fd >= 0);
+	e->nblocks = 1 + jblocks + home + 1;
+	assert_int_equal(ftruncate(fd, (off_t)(e->nblocks * J_BSIZE)), 0);
+	close(fd);
+	snprintf(e->wlog, sizeof(e->wlog), "%s.wlog", e->path);
+	e->area.block_size = J_BSIZE;
+	e->area.start = 1;
+	e->area.blocks = jblocks;
+	for (int i = 0; i < 16; i++)
+		e->area.uuid[i] = (uint8_t)(0xa0 + i * 7);
+	e->home_start = 1 + jblocks;
+	e->home_blocks = home;
+	assert_int_equal(sfs_bdev_open(e->path, 0, NULL, &bdev), 0);
+	assert_int_equal(jnl_format_area(bdev, &e->area), 0);
+	sfs_bdev_close(bdev);
+}
+
+/* Open the device (with block-layer options, may be NULL) and a cache. */
+static inline void jenv_open_dev(struct jenv *e, const char *opts)
+{
+	struct sfs_bcache_opts co = { .block_size = J_BSIZE, .name = "test_jnl_buffers" };
+	struct sfs_bdev_opts o = { 0 };
+	char err[256];
+
+	if (opts && sfs_bdev_opts_parse(&o, opts, err, sizeof(err)))
+		fail_msg("bad block options %s: %s", opts, err);
+	assert_int_equal(sfs_bdev_open(e->path, 0, &o, &e->bdev), 0);
+	assert_int_equal(sfs_bcache_create(e->bdev, &co, &e->cache), 0);
+}
+
+static inline void jenv_open(struct jenv *e, const char *opts, const struct jnl_config *cfg,
+			     struct jnl_recovery_info *ri)
+{
+	jenv_open_dev(e, opts);
+	assert_int_equal(jnl_open(e->cache, &e->area, cfg, ri, &e->j), 0);
+}
+
+/* Close the journal (returning its close status), the cache and the device. */
+static inline int jenv_close(struct jenv *e)
+{
+	int ret = 0;
+
+	if (e->j)
+		ret = jnl_close(e->j);
+	e->j = NULL;
+	if (e->cache)
+		sfs_bcache_destroy(e->cache);
+	e->cache = NULL;
+	if (e->bdev)
+		sfs_bdev_close(e->bdev);
+	e->bdev = NULL;
+	return ret;
+}
+
+static inline void jenv_drop(struct jenv *e)
+{
+	jenv_close(e);
+	unlink(e->path);
+	unlink(e->wlog);
+}
+
+/* Home block @i of the image (absolute block number). */
+static inline uint64_t home(const struct jenv *e, uint64_t i)
+{
+	return e->home_start + i;
+}
+
+/* Block @blk, version @ver: every 8-byte word says which; version 0 is a
+ * zero block (the image as created). */
+static inline void pattern_fill(void *buf, uint64_t blk, uint64_t ver)
+{
+	uint64_t *w = buf;
+
+	if (!ver) {
+		memset(buf, 0, J_BSIZE);
+		return;
+	}
+	for (size_t i = 0; i < J_BSIZE / 8; i++)
+		w[i] = (blk << 32) ^ (ver << 16) ^ i;
+	/* a copy starting with a journal magic must survive escaping */
+	if (ver % 7 == 3)
+		w[0] = (w[0] & ~0xffffffffull) | JNL_MAGIC_DESC;
+}
+
+/* The version held in @buf for block @blk, or -1 if it is no version. */
+static inline int64_t pattern_version(const void *buf, uint64_t blk)
+{
+	const uint64_t *w = buf;
+	uint64_t tmp[J_BSIZE / 8], ver;
+	size_t i;
+
+	for (i = 0; i < J_BSIZE / 8 && !w[i]; i++)
+		;
+	if (i == J_BSIZE / 8)
+		return 0;
+	ver = ((w[1] ^ (blk << 32) ^ 1) >> 16);
+	pattern_fill(tmp, blk, ver);
+	return memcmp(tmp, buf, J_BSIZE) ? -1 : (int64_t)ver;
+}
+
+/* Change home block @i to version @ver under handle @h. */
+static inline int jwrite(struct jenv *e, struct jnl_handle *h, uint64_t i, uint64_t ver)
+{
+	struct sfs_buf *bh;
+	int ret;
+
+	ret = sfs_buf_read(e->cache, home(e, i), NULL, 0, &bh);
+	if (ret)
+		return ret;
+	ret = jnl_get_write_access(h, bh);
+	if (!ret) {
+		sfs_buf_lock(bh);
+		pattern_fill(bh->data, home(e, i), ver);
+		ret = jnl_dirty_metadata(h, bh);
+		sfs_buf_unlock(bh);
+	}
+	sfs_buf_release(bh);
+	return ret;
+}
+
+/* Version of home block @i on the device (synchronous read). */
+static inline int64_t disk_version(struct sfs_bdev *bdev, const struct jenv *e, uint64_t i)
+{
+	static __thread uint8_t *buf;
+
+	if (!buf)
+		buf = aligned_alloc(4096, J_BSIZE);
+	assert_int_equal(sfs_bdev_read(bdev, buf, J_BSIZE, home(e, i) * J_BSIZE), 0);
+	return pattern_version(buf, home(e, i));
+}
+
+/* Reopen the device alone and run recovery. */
+static inline int recover_image(struct jenv *e, unsigned flags, struct jnl_recovery_info *ri)
+{
+	struct sfs_bdev *bdev;
+	int ret;
+
+	assert_int_equal(sfs_bdev_open(e->path, 0, NULL, &bdev), 0);
+	ret = jnl_recover(bdev, &e->area, flags, ri);
+	sfs_bdev_close(bdev);
+	return ret;
+}
+
+/* Versions of every home block on the image, into @out. */
+static inline void image_versions(struct jenv *e, int64_t *out)
+{
+	struct sfs_bdev *bdev;
+
+	assert_int_equal(sfs_bdev_open(e->path, 0, NULL, &bdev), 0);
+	for (uint64_t i = 0; i < e->home_blocks; i++)
+		out[i] = disk_version(bdev, e, i);
+	sfs_bdev_close(bdev);
+}
+
+static inline uint64_t rng_next(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+static inline uint64_t now_ms(void)
+{
+	return mc_monotonic_ns() / 1000000ull;
+}
+
+/* ---- the allocator: configuration, reports, a cache with a shrinker ---- */
+
+static inline void setup_alloc(const char *opts)
+{
+	struct mc_config c;
+	char err[256];
+
+	memset(&c, 0, sizeof(c));
+	c.background_reclaim = 1;
+	c.debug_abort = 1;
+	if (getenv("SCOPEFS_ALLOC"))
+		assert_int_equal(mc_config_parse(&c, getenv("SCOPEFS_ALLOC"), err, sizeof(err)), 0);
+	if (opts)
+		assert_int_equal(mc_config_parse(&c, opts, err, sizeof(err)), 0);
+	if (mc_configure(&c, err, sizeof(err)))
+		fail_msg("configure %s: %s", opts ? opts : "(defaults)", err);
+}
+
+static inline int suite_init(void **state)
+{
+	char err[256];
+
+	(void)state;
+	if (mc_init(NULL, err, sizeof(err))) {
+		fprintf(stderr, "mc_init: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* A reclaimable cache: objects held until a shrinker frees them.  It
+ * records whether it was called from inside a journal handle. */
+struct tcache {
+	struct mc_shrinker sh;
+	pthread_mutex_t lock;
+	void **obj;
+	size_t n, cap, objsize;
+	_Atomic unsigned calls, calls_in_handle, calls_direct;
+};
+
+static inline size_t tcache_count(struct mc_shrinker *s, struct mc_shrink_control *sc)
+{
+	struct tcache *c = s->priv;
+	size_t n;
+
+	c->calls++;
+	if (!sc->background)
+		c->calls_direct++;
+	if (jnl_current())
+		c->calls_in_handle++;
+	pthread_mutex_lock(&c->lock);
+	n = c->n;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+static inline size_t tcache_scan(struct mc_shrinker *s, struct mc_shrink_control *sc)
+{
+	struct tcache *c = s->priv;
+	size_t freed = 0;
+
+	if (jnl_current())
+		c->calls_in_handle++;
+	pthread_mutex_lock(&c->lock);
+	while (c->n && freed < sc->nr_to_scan) {
+		mc_free(c->obj[--c->n]);
+		freed++;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return freed;
+}
+
+static inline void tcache_init(struct tcache *c, const char *name, mc_flags_t needs, size_t objsize)
+{
+	memset(c, 0, sizeof(*c));
+	pthread_mutex_init(&c->lock, NULL);
+	c->cap = 1 << 16;
+	c->obj = calloc(c->cap, sizeof(void *));
+	c->objsize = objsize;
+	c->sh.name = name;
+	c->sh.needs = needs;
+	c->sh.count = tcache_count;
+	c->sh.scan = tcache_scan;
+	c->sh.priv = c;
+	assert_int_equal(mc_shrinker_register(&c->sh), 0);
+}
+
+/* Fill with NOWAIT allocations until the budget refuses (or @max). */
+static inline size_t tcache_fill(struct tcache *c, size_t max)
+{
+	size_t added = 0;
+
+	while (added < max) {
+		void *p;
+
+		pthread_mutex_lock(&c->lock);
+		if (c->n == c->cap) {
+			pthread_mutex_unlock(&c->lock);
+			break;
+		}
+		pthread_mutex_unlock(&c->lock);
+		p = mc_alloc_named("test.cache", c->objsize, MC_NOWAIT | MC_NOWARN);
+		if (!p)
+			break;
+		pthread_mutex_lock(&c->lock);
+		c->obj[c->n++] = p;
+		pthread_mutex_unlock(&c->lock);
+		added++;
+	}
+	return added;
+}
+
+static inline void tcache_destroy(struct tcache *c)
+{
+	mc_shrinker_unregister(&c->sh);
+	while (c->n)
+		mc_free(c->obj[--c->n]);
+	free(c->obj);
+	pthread_mutex_destroy(&c->lock);
+}
+
+#endif
