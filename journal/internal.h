@@ -109,6 +109,8 @@ struct jnl_handle {
 	mc_scope_t scope;            /* token of the NOFS scope taken by the outermost start */
 	bool sync;
 	bool failed;                 /* an operation met the abort */
+	bool frozen_nomem;           /* a frozen copy could not be allocated:
+				      * wait for captures for the rest of the handle */
 };
 
 /* The staging ring: log writes of the commit thread. */

@@ -129,6 +129,11 @@ int jnl_get_write_access(struct jnl_handle *h, struct sfs_buf *bh)
 	if (!sfs_buf_uptodate(bh))
 		return -EINVAL;
 retry:
+	if (jnl_aborted(j)) {
+		h->failed = true;
+		ret = -EIO;
+		goto out;
+	}
 	jh = head_get(j, bh, jnl_handle_gfp(h));
 	if (!jh) {
 		ret = -ENOMEM;
@@ -165,13 +170,17 @@ retry:
 		frozen = jnl_frozen_take_reserve(j);
 		frozen_res = frozen != NULL;
 	}
-	if (!frozen) {
+	if (!frozen && !h->frozen_nomem) {
 		mc_mutex_unlock(&j->list_lock);
 		frozen = mc_alloc_named("journal.frozen", j->bsize, jnl_handle_gfp(h) | MC_NOWARN);
 		if (frozen)
 			goto retry;
-		/* no memory: wait for the commit to copy it instead */
+		/* asking again for the next buffer would be an open-coded retry */
+		h->frozen_nomem = true;
 		mc_mutex_lock(&j->list_lock);
+	}
+	if (!frozen) {
+		/* no memory: wait for the commit to copy it instead */
 		wait_capture(j, bh, t);
 		mc_mutex_unlock(&j->list_lock);
 		goto retry;
