@@ -198,17 +198,23 @@ static int write_transaction(struct jnl_journal *j, struct jnl_txn *t)
 	set_state(j, t, JNL_T_COMMIT);
 	jnl_logw_begin(j, t->log_start);
 	csum = write_copies(j, t, &ncopies);
-	if (!ordered)
+	/* an abort from elsewhere (a checkpoint's I/O error) stops the commit
+	 * block too */
+	if (!ordered && !jnl_aborted(j))
 		submit_commit_block(j, t, csum, ncopies, JNL_COMMIT_ASYNC);
 	e = jnl_logw_wait(j);
 	err = err ? err : e;
 	e = ordered_io(t, true);
 	err = err ? err : e;
+	if (!err && jnl_aborted(j))
+		err = -EIO;
 	if (err)
 		goto out;
 	if (ordered) {
 		/* the barrier between what the commit block vouches for and it */
-		err = jnl_dev_flush(j);
+		err = j->cfg.unsafe_no_preflush ? 0 : jnl_dev_flush(j);
+		if (!err && jnl_aborted(j))
+			err = -EIO;
 		if (err)
 			goto out;
 		submit_commit_block(j, t, csum, ncopies, 0);

@@ -319,6 +319,7 @@ void jnl_abort(struct jnl_journal *j, int err)
 		mc_mutex_unlock(&j->state_lock);
 		return;
 	}
+	JNL_STAT_ADD(j, aborts, 1);
 	__atomic_store_n(&j->err, err, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&j->wait_locked);
 	pthread_cond_broadcast(&j->wait_done);
@@ -327,7 +328,6 @@ void jnl_abort(struct jnl_journal *j, int err)
 	mc_mutex_lock(&j->list_lock);
 	pthread_cond_broadcast(&j->wait_capture);
 	mc_mutex_unlock(&j->list_lock);
-	JNL_STAT_ADD(j, aborts, 1);
 	fprintf(stderr, "journal: aborted: %s; no further transaction will commit\n",
 		strerror(-err));
 	/* best effort: the device may be what failed */

@@ -112,6 +112,10 @@ struct jnl_config {
 	uint32_t max_txn_blocks;       /* log blocks per transaction, 0 = a quarter of the log */
 	uint32_t ring_blocks;          /* staging ring for log writes, 0 = 64 (even, >= 4) */
 	uint32_t frozen_reserve;       /* preallocated frozen copies, 0 = 16 */
+	/* TEST ONLY: skip the flush that separates the log blocks and ordered
+	 * data from the commit block.  Unsafe by construction; the crash
+	 * harness uses it to prove that its checker can fail. */
+	bool unsafe_no_preflush;
 };
 
 /*
