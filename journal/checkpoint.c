@@ -141,11 +141,14 @@ static int cleanup_tail(struct jnl_journal *j)
  * buffers the oldest transaction has, for the cache-wide batch. */
 static int write_home(struct jnl_journal *j, struct sfs_buf **bhs, unsigned n, size_t hint)
 {
+	long written;
 	int err = 0;
 
 	/* one sorted, batched pass over the oldest dirty buffers: ours are
 	 * among them, being the oldest committed changes */
-	sfs_bcache_writeback(j->cache, hint, true);
+	written = sfs_bcache_writeback(j->cache, hint, true);
+	if (written < 0)
+		written = 0;   /* a sticky error of the cache; ours are checked below */
 	for (unsigned i = 0; i < n; i++) {
 		struct sfs_buf *bh = bhs[i];
 		unsigned st;
@@ -159,6 +162,7 @@ static int write_home(struct jnl_journal *j, struct sfs_buf **bhs, unsigned n, s
 			 * carry it */
 			if (r && r != -EBUSY && !err)
 				err = r < 0 ? r : -EIO;
+			written += !r;
 		} else if (st & SFS_BS_LOCKED) {
 			/* clean but locked: let the holder finish */
 			sfs_buf_lock(bh);
@@ -166,7 +170,7 @@ static int write_home(struct jnl_journal *j, struct sfs_buf **bhs, unsigned n, s
 		}
 		sfs_buf_release(bh);
 	}
-	JNL_STAT_ADD(j, checkpoint_writes, n);
+	JNL_STAT_ADD(j, checkpoint_writes, (uint64_t)written);
 	if (err)
 		jnl_abort(j, err);
 	return err;

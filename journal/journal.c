@@ -58,8 +58,9 @@ static void fill_config(struct jnl_journal *j, const struct jnl_config *cfg)
 		j->cfg = *cfg;
 	if (!j->cfg.commit_interval_ms)
 		j->cfg.commit_interval_ms = 5000;
+	/* 512 KiB of staging: large transactions go out in 256 KiB writes */
 	if (!j->cfg.ring_blocks)
-		j->cfg.ring_blocks = 64;
+		j->cfg.ring_blocks = (512u * 1024) / j->area.block_size;
 	if (j->cfg.ring_blocks < 4)
 		j->cfg.ring_blocks = 4;
 	j->cfg.ring_blocks &= ~1u;

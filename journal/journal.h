@@ -110,7 +110,7 @@ struct jnl_config {
 	enum jnl_data_mode mode;
 	uint32_t commit_interval_ms;   /* 0 = 5000 */
 	uint32_t max_txn_blocks;       /* log blocks per transaction, 0 = a quarter of the log */
-	uint32_t ring_blocks;          /* staging ring for log writes, 0 = 64 (even, >= 4) */
+	uint32_t ring_blocks;          /* staging ring for log writes, 0 = 512 KiB (even, >= 4) */
 	uint32_t frozen_reserve;       /* preallocated frozen copies, 0 = 16 */
 	/* TEST ONLY: skip the flush that separates the log blocks and ordered
 	 * data from the commit block.  Unsafe by construction; the crash
