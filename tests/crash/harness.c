@@ -116,11 +116,11 @@ static void apply(unsigned char *img, size_t size, const struct crashlog *cl, co
 		       w->off + w->len <= size ? w->len : size - w->off);
 }
 
-/* Write the durable image plus the variant's pending writes to @fd. */
-static int materialise(int fd, const unsigned char *durable, size_t size,
-		       const struct crashlog *cl, size_t first, size_t n, const struct variant *v)
+/* Apply the variant's pending writes over the durable image in @fd. */
+static int materialise(int fd, const struct crashlog *cl, size_t first, size_t n,
+		       const struct variant *v)
 {
-	int ret = write_all(fd, durable, size, 0);
+	int ret = 0;
 
 	for (size_t i = 0; !ret && i < n; i++) {
 		const struct cl_write *w = &cl->w[first + i];
@@ -147,6 +147,48 @@ static int materialise(int fd, const unsigned char *durable, size_t size,
 			ret = write_all(fd, cl->payload + w->data + u * UNIT, len, w->off + u * UNIT);
 		}
 	}
+	return ret;
+}
+
+/* Put back the durable contents of [off, off + len) in @fd. */
+static int restore_range(int fd, const unsigned char *durable, size_t size, uint64_t off,
+			 uint64_t len)
+{
+	if (off >= size)
+		return 0;
+	if (off + len > size)
+		len = size - off;
+	return write_all(fd, durable + off, len, off);
+}
+
+/*
+ * Undo a check: the variant's writes and whatever recovery wrote (the
+ * check's own write log says what) go back to their durable contents, so
+ * the next variant starts from the durable image without rewriting it all.
+ */
+static int restore(int fd, const unsigned char *durable, size_t size, const struct crashlog *cl,
+		   size_t first, size_t n, const struct variant *v, const char *check_log)
+{
+	struct crashlog rec;
+	char err[256];
+	int ret = 0;
+
+	for (size_t i = 0; i < n && !ret; i++)
+		if (v->sel[i])
+			ret = restore_range(fd, durable, size, cl->w[first + i].off,
+					    cl->w[first + i].len);
+	if (ret || access(check_log, F_OK))
+		return ret;
+	ret = crashlog_load(check_log, &rec, err, sizeof(err));
+	if (ret) {
+		/* Cannot tell what recovery wrote: rewrite everything. */
+		unlink(check_log);
+		return write_all(fd, durable, size, 0);
+	}
+	for (size_t i = 0; i < rec.nw && !ret; i++)
+		ret = restore_range(fd, durable, size, rec.w[i].off, rec.w[i].len);
+	crashlog_free(&rec);
+	unlink(check_log);
 	return ret;
 }
 
@@ -202,7 +244,7 @@ static void describe(char *buf, size_t len, const unsigned char *sel, size_t n, 
 int crash_run(const struct crash_workload *wl, const struct crash_opts *o,
 	      struct crash_result *res)
 {
-	char base[512], img[512], log[512], work[512], opts[600], err[512];
+	char base[512], img[512], log[512], work[512], clog[512], opts[600], err[512];
 	unsigned char *start = NULL, *durable = NULL, *sel = NULL;
 	size_t size = 0, applied = 0;
 	struct crashlog cl = { 0 };
@@ -214,6 +256,8 @@ int crash_run(const struct crash_workload *wl, const struct crash_opts *o,
 	snprintf(img, sizeof(img), "%s/scopefs-crash-%s-%d.img", o->dir, wl->name, getpid());
 	snprintf(log, sizeof(log), "%s/scopefs-crash-%s-%d.wlog", o->dir, wl->name, getpid());
 	snprintf(work, sizeof(work), "%s/scopefs-crash-%s-%d.work", o->dir, wl->name, getpid());
+	snprintf(clog, sizeof(clog), "%s/scopefs-crash-%s-%d.check.wlog", o->dir, wl->name,
+		 getpid());
 	/* Buffered I/O: the harness judges ordering, which the log records
 	 * identically either way, and scratch space may be tmpfs. */
 	snprintf(opts, sizeof(opts), "cache=buffered,wlog=%s", log);
@@ -251,14 +295,24 @@ int crash_run(const struct crash_workload *wl, const struct crash_opts *o,
 		goto out;
 	}
 	memcpy(durable, start, size);
-	snprintf(opts, sizeof(opts), "cache=buffered");
+	if (write_all(fd, durable, size, 0)) {
+		ret = -EIO;
+		goto out;
+	}
+	/* The check logs its own writes (recovery's), so they can be undone. */
+	snprintf(opts, sizeof(opts), "cache=buffered,engine=psync,workers=1,wlog=%s", clog);
 	for (size_t e = 0; e < crashlog_epochs(&cl); e++) {
 		size_t dur, first, end;
 		const char *mark = crashlog_required_mark(&cl, e);
 
 		crashlog_epoch(&cl, e, &dur, &first, &end);
-		for (; applied < dur; applied++)
+		for (; applied < dur; applied++) {
 			apply(durable, size, &cl, &cl.w[applied]);
+			if (restore_range(fd, durable, size, cl.w[applied].off, cl.w[applied].len)) {
+				ret = -EIO;
+				goto out;
+			}
+		}
 		if (o->only_epoch >= 0 && (size_t)o->only_epoch != e)
 			continue;
 		res->epochs++;
@@ -268,16 +322,21 @@ int crash_run(const struct crash_workload *wl, const struct crash_opts *o,
 				break;
 			if (o->only_epoch >= 0 && k != o->only_mask)
 				continue;
-			if (ftruncate(fd, 0) ||
-			    materialise(fd, durable, size, &cl, first, end - first, &v)) {
+			if (materialise(fd, &cl, first, end - first, &v)) {
 				fprintf(stderr, "scopefs-crash: cannot write %s\n", work);
 				ret = -EIO;
 				goto out;
 			}
 			res->points++;
 			err[0] = '\0';
-			if (!wl->check(work, opts, mark, o->seed, err, sizeof(err)))
+			int bad = wl->check(work, opts, mark, o->seed, err, sizeof(err));
+			if (!bad) {
+				if (restore(fd, durable, size, &cl, first, end - first, &v, clog)) {
+					ret = -EIO;
+					goto out;
+				}
 				continue;
+			}
 			res->failures++;
 			char d[256];
 			describe(d, sizeof(d), sel, end - first, v.torn);
@@ -294,6 +353,14 @@ int crash_run(const struct crash_workload *wl, const struct crash_opts *o,
 					printf("  image kept: %s\n", kept);
 				close(fd);
 				fd = open(work, O_RDWR | O_CREAT | O_TRUNC, 0600);
+				if (fd < 0 || write_all(fd, durable, size, 0)) {
+					ret = -EIO;
+					goto out;
+				}
+				unlink(clog);
+			} else if (restore(fd, durable, size, &cl, first, end - first, &v, clog)) {
+				ret = -EIO;
+				goto out;
 			}
 		}
 	}
@@ -305,6 +372,7 @@ out:
 	unlink(img);
 	unlink(log);
 	unlink(work);
+	unlink(clog);
 	crashlog_free(&cl);
 	free(start);
 	free(durable);

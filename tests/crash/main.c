@@ -20,7 +20,7 @@
 #include "harness.h"
 
 static const struct crash_workload *const workloads[] = {
-	&wl_raw, &wl_raw_unsafe,
+	&wl_raw, &wl_raw_unsafe, &wl_journal, &wl_journal_unsafe,
 };
 #define NWL (sizeof(workloads) / sizeof(workloads[0]))
 

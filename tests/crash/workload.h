@@ -25,5 +25,6 @@ struct crash_workload {
 };
 
 extern const struct crash_workload wl_raw, wl_raw_unsafe;
+extern const struct crash_workload wl_journal, wl_journal_unsafe;
 
 #endif
