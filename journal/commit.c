@@ -379,6 +379,9 @@ static void commit_transaction(struct jnl_journal *j, enum jnl_commit_reason why
 		goto discard;
 	}
 
+	/* counted before anyone waiting for it wakes: the latency is what an
+	 * fsync sees, from the lock to a durable commit block */
+	account(j, why, mc_monotonic_ns() - t0);
 	mc_mutex_lock(&j->state_lock);
 	t->state = JNL_T_COMMITTED;
 	j->commit_seq = t->tid;
@@ -402,7 +405,6 @@ static void commit_transaction(struct jnl_journal *j, enum jnl_commit_reason why
 	j->finished_seq = t->tid;
 	pthread_cond_broadcast(&j->wait_done);
 	mc_mutex_unlock(&j->state_lock);
-	account(j, why, mc_monotonic_ns() - t0);
 	jnl_checkpoint_clean(j);
 	return;
 
