@@ -6,20 +6,39 @@
 
 #define QUIET_CFG { .commit_interval_ms = 600000 }
 
+struct forcer {
+	pthread_t th;
+	struct jnl_journal *j;
+	_Atomic int done;
+	int ret;
+};
+
+static void *force_fn(void *arg)
+{
+	struct forcer *f = arg;
+
+	f->ret = jnl_force_commit(f->j);
+	f->done = 1;
+	return NULL;
+}
+
 static void test_nested_handles_and_scopes_restore_exactly(void **state)
 {
 	const struct jnl_config cfg = QUIET_CFG;
 	struct jnl_handle *h1, *h2, *h3;
 	unsigned s0 = mc_scope_current(), d0 = mc_scope_depth();
 	uint64_t mismatch0 = mc_report_count(MC_REP_SCOPE_MISMATCH);
+	struct forcer f = { 0 };
 	mc_scope_t noio;
 	struct jenv e, other;
+	uint64_t t0;
 
 	(void)state;
 	jenv_make(&e, 64, 8);
 	jenv_open(&e, NULL, &cfg, NULL);
 	jenv_make(&other, 64, 8);
 	jenv_open(&other, NULL, &cfg, NULL);
+	f.j = e.j;
 
 	assert_int_equal(jnl_start(e.j, 4, 0, &h1), 0);
 	assert_ptr_equal(jnl_current(), h1);
@@ -36,6 +55,16 @@ static void test_nested_handles_and_scopes_restore_exactly(void **state)
 	assert_int_equal(jnl_start(e.j, 4, 0, &h3), -ENOSPC);
 	/* another journal's handle cannot nest here */
 	assert_int_equal(jnl_start(other.j, 1, 0, &h3), -EINVAL);
+	/* a commit now waits for h1 to stop: a nested start must not wait
+	 * for it in turn */
+	assert_int_equal(pthread_create(&f.th, NULL, force_fn, &f), 0);
+	usleep(100000);
+	assert_false(f.done);
+	t0 = now_ms();
+	assert_int_equal(jnl_start(e.j, 1, JNL_NOFAIL, &h3), 0);
+	assert_true(now_ms() - t0 < 50);
+	assert_int_equal(jnl_stop(h3), 0);
+	assert_false(f.done);
 	assert_int_equal(jnl_start(e.j, 1, JNL_NOFAIL, &h3), 0);
 	assert_ptr_equal(h3, h1);
 	assert_int_equal(jwrite(&e, h3, 1, 1), 0);
@@ -46,6 +75,8 @@ static void test_nested_handles_and_scopes_restore_exactly(void **state)
 	mc_noio_restore(noio);
 	assert_int_equal(mc_scope_current(), s0 | MC_SCOPE_NOFS);
 	assert_int_equal(jnl_stop(h1), 0);
+	pthread_join(f.th, NULL);
+	assert_int_equal(f.ret, 0);
 	assert_null(jnl_current());
 	assert_int_equal(mc_scope_current(), s0);
 	assert_int_equal(mc_scope_depth(), d0);
