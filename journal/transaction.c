@@ -97,6 +97,15 @@ static struct jnl_head *head_get(struct jnl_journal *j, struct sfs_buf *bh, mc_f
 	return jh;
 }
 
+/* The buffer joined a transaction: from now on writeback leaves it alone.
+ * The buffer lock waits out a home write already in flight. */
+static void take_ownership(struct sfs_buf *bh)
+{
+	sfs_buf_lock(bh);
+	sfs_buf_set_journal(bh);
+	sfs_buf_unlock(bh);
+}
+
 /* Wait (list_lock held) until the commit has copied @bh's contents, when
  * no memory could be had for a frozen copy.  The commit thread needs no
  * memory to get there. */
@@ -201,13 +210,8 @@ unlock:
 		frozen = NULL;
 	}
 	mc_mutex_unlock(&j->list_lock);
-	if (take_owner) {
-		/* From now on writeback leaves it alone; the buffer lock waits
-		 * out a home write already in flight. */
-		sfs_buf_lock(bh);
-		sfs_buf_set_journal(bh);
-		sfs_buf_unlock(bh);
-	}
+	if (take_owner)
+		take_ownership(bh);
 out:
 	mc_free(cancelled);
 	if (frozen)
@@ -324,11 +328,8 @@ int jnl_forget(struct jnl_handle *h, struct sfs_buf *bh)
 		take_owner = true;
 	}
 	mc_mutex_unlock(&j->list_lock);
-	if (take_owner) {
-		sfs_buf_lock(bh);
-		sfs_buf_set_journal(bh);
-		sfs_buf_unlock(bh);
-	}
+	if (take_owner)
+		take_ownership(bh);
 	return 0;
 }
 
