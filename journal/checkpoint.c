@@ -318,6 +318,62 @@ void jnl_checkpoint_clean(struct jnl_journal *j)
 	mc_mutex_unlock(&j->checkpoint_mutex);
 }
 
+/*
+ * The checkpoint shrinker (jbd2 has one too): a buffer that writeback has
+ * already written home stays pinned by its head until a checkpoint or the
+ * next commit looks at the list.  Under memory pressure, drop those heads
+ * so the buffer cache can free the buffers.  No I/O, no waiting, nothing
+ * allocated: it needs neither FS nor IO, and a thread holding list_lock
+ * never allocates, so taking it here cannot deadlock.  The log tail is not
+ * moved (that needs I/O); the next checkpoint or commit does it.
+ */
+static size_t cp_count(struct mc_shrinker *s, struct mc_shrink_control *sc)
+{
+	struct jnl_journal *j = s->priv;
+
+	(void)sc;
+	return (size_t)__atomic_load_n(&j->nr_cp, __ATOMIC_RELAXED);
+}
+
+static size_t cp_scan(struct mc_shrinker *s, struct mc_shrink_control *sc)
+{
+	struct jnl_journal *j = s->priv;
+	struct jnl_list dead, *tp, *p, *n;
+	size_t scanned = 0, freed = 0;
+
+	jnl_list_init(&dead);
+	mc_mutex_lock(&j->list_lock);
+	for (tp = j->cp_txns.next; tp != &j->cp_txns && scanned < sc->nr_to_scan; tp = tp->next) {
+		struct jnl_txn *t = jnl_entry(tp, struct jnl_txn, cp_link);
+
+		jnl_list_for_each_safe(p, n, &t->cp_list) {
+			struct jnl_head *jh = jnl_entry(p, struct jnl_head, cp_link);
+
+			if (scanned++ >= sc->nr_to_scan)
+				break;
+			if (cp_busy(jh))
+				continue;
+			jnl_cp_remove(jh);
+			jnl_head_detach(jh, &dead);
+			freed++;
+		}
+	}
+	mc_mutex_unlock(&j->list_lock);
+	jnl_heads_release(&dead);
+	sc->nr_scanned = scanned;
+	return freed;
+}
+
+int jnl_checkpoint_shrinker_register(struct jnl_journal *j)
+{
+	j->shrinker.name = "journal_checkpoint";
+	j->shrinker.needs = 0;
+	j->shrinker.count = cp_count;
+	j->shrinker.scan = cp_scan;
+	j->shrinker.priv = j;
+	return mc_shrinker_register(&j->shrinker);
+}
+
 void jnl_checkpoint_destroy(struct jnl_journal *j)
 {
 	struct jnl_list dead, *tp, *tn, *p, *n;

@@ -197,6 +197,7 @@ struct jnl_journal {
 	pthread_cond_t wait_capture; /* a copy was captured, or ordered data flushed */
 	unsigned capture_waiters;
 	struct jnl_list cp_txns;     /* committed, not checkpointed, oldest first */
+	uint64_t nr_cp;              /* heads on checkpoint lists */
 	void **frozen_free;          /* the frozen reserve: free blocks */
 	unsigned frozen_nfree;
 	void *frozen_mem;
@@ -206,6 +207,7 @@ struct jnl_journal {
 	struct jnl_sb sb;            /* as on disk */
 
 	struct jnl_logw logw;        /* commit thread only */
+	struct mc_shrinker shrinker; /* drops heads of buffers already home */
 	pthread_t thread;
 	bool thread_started;
 
@@ -284,6 +286,7 @@ int jnl_wait_tid_locked(struct jnl_journal *j, jnl_tid_t tid, bool finished);
 int jnl_wait_for_space(struct jnl_journal *j);
 int jnl_checkpoint_all(struct jnl_journal *j);
 void jnl_checkpoint_clean(struct jnl_journal *j);
+int jnl_checkpoint_shrinker_register(struct jnl_journal *j);
 /* Release every head and checkpoint transaction without writing (close). */
 void jnl_checkpoint_destroy(struct jnl_journal *j);
 

@@ -186,7 +186,11 @@ int jnl_open(struct sfs_bcache *c, const struct jnl_area *a, const struct jnl_co
 	ret = jnl_sb_set_tail(j, JNL_FIRST, j->next_tid);
 	if (ret)
 		goto fail;
+	ret = jnl_checkpoint_shrinker_register(j);
+	if (ret)
+		goto fail;
 	if (pthread_create(&j->thread, NULL, jnl_commit_thread, j)) {
+		mc_shrinker_unregister(&j->shrinker);
 		ret = -EAGAIN;
 		goto fail;
 	}
@@ -225,6 +229,7 @@ int jnl_close(struct jnl_journal *j)
 	}
 	if (jnl_aborted(j))
 		ret = j->err;
+	mc_shrinker_unregister(&j->shrinker);
 	destroy(j);
 	return ret;
 }

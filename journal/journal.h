@@ -273,6 +273,7 @@ struct jnl_stats {
 	/* now */
 	uint64_t log_blocks, log_used, max_txn_blocks;
 	uint64_t log_head, log_tail;   /* positions: next write, on-disk tail */
+	uint64_t checkpoint_buffers;   /* buffers pinned on checkpoint lists */
 	jnl_tid_t running_tid, committed_tid, tail_tid;
 	int errno_;
 };

@@ -67,6 +67,7 @@ void jnl_get_stats(struct jnl_journal *j, struct jnl_stats *o)
 	o->max_txn_blocks = j->max_txn;
 	o->log_head = j->head;
 	o->log_tail = j->tail;
+	o->checkpoint_buffers = __atomic_load_n(&j->nr_cp, __ATOMIC_RELAXED);
 	o->running_tid = j->running ? j->running->tid : 0;
 	o->committed_tid = j->commit_seq;
 	o->tail_tid = j->tail_seq;
@@ -98,7 +99,8 @@ void jnl_print_stats(struct jnl_journal *j, FILE *f, int json)
 			",\"commit_ns_p99\":%" PRIu64 ",\"commit_ns_max\":%" PRIu64
 			",\"aborts\":%" PRIu64 ",\"log_blocks\":%" PRIu64 ",\"log_used\":%" PRIu64
 			",\"max_txn_blocks\":%" PRIu64 ",\"log_head\":%" PRIu64
-			",\"log_tail\":%" PRIu64 ",\"running_tid\":%" PRIu64
+			",\"log_tail\":%" PRIu64 ",\"checkpoint_buffers\":%" PRIu64
+			",\"running_tid\":%" PRIu64
 			",\"committed_tid\":%" PRIu64 ",\"tail_tid\":%" PRIu64 ",\"errno\":%d}\n",
 			s.handles, s.nested_handles, s.nofail_handles, s.commits,
 			s.commits_interval, s.commits_size, s.commits_requested, s.commits_close,
@@ -108,7 +110,7 @@ void jnl_print_stats(struct jnl_journal *j, FILE *f, int json)
 			s.checkpoint_forced_commits, s.tail_updates, s.fsync_fast, s.fsync_commit,
 			avg, s.commit_ns_p50, s.commit_ns_p99, s.commit_ns_max, s.aborts,
 			s.log_blocks, s.log_used, s.max_txn_blocks, s.log_head, s.log_tail,
-			s.running_tid,
+			s.checkpoint_buffers, s.running_tid,
 			s.committed_tid, s.tail_tid, s.errno_);
 		return;
 	}
@@ -131,9 +133,9 @@ void jnl_print_stats(struct jnl_journal *j, FILE *f, int json)
 	fprintf(f, "  frozen copies %" PRIu64 " (%" PRIu64 " from the reserve), capture waits %" PRIu64
 		"\n", s.frozen_copies, s.frozen_from_reserve, s.capture_waits);
 	fprintf(f, "  checkpoint waits %" PRIu64 ", checkpoints %" PRIu64 ", blocks written home %" PRIu64
-		", forced commits %" PRIu64 ", tail updates %" PRIu64 "\n",
+		", forced commits %" PRIu64 ", tail updates %" PRIu64 ", buffers pinned %" PRIu64 "\n",
 		s.checkpoint_waits, s.checkpoints, s.checkpoint_writes,
-		s.checkpoint_forced_commits, s.tail_updates);
+		s.checkpoint_forced_commits, s.tail_updates, s.checkpoint_buffers);
 	fprintf(f, "  fsync: %" PRIu64 " barrier only, %" PRIu64 " with a commit; aborts %" PRIu64
 		", errno %d\n", s.fsync_fast, s.fsync_commit, s.aborts, s.errno_);
 }

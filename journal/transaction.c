@@ -44,10 +44,12 @@ void jnl_cp_add(struct jnl_txn *t, struct jnl_head *jh)
 {
 	jh->cp_t = t;
 	jnl_list_add_tail(&t->cp_list, &jh->cp_link);
+	__atomic_fetch_add(&t->j->nr_cp, 1, __ATOMIC_RELAXED);   /* read by the shrinker */
 }
 
 void jnl_cp_remove(struct jnl_head *jh)
 {
+	__atomic_fetch_sub(&jh->cp_t->j->nr_cp, 1, __ATOMIC_RELAXED);
 	jnl_list_del(&jh->cp_link);
 	jh->cp_t = NULL;
 }

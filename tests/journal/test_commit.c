@@ -449,6 +449,50 @@ static void test_ordered_data_error_aborts_the_commit(void **state)
 	jenv_drop(&e);
 }
 
+/* Buffers the filesystem's writeback already wrote home are pinned by the
+ * journal only until memory is short: the checkpoint shrinker lets go. */
+static void test_checkpoint_shrinker_unpins_buffers_already_home(void **state)
+{
+	const struct jnl_config cfg = QUIET_CFG;
+	struct sfs_bcache_stats ca, cb;
+	struct jnl_recovery_info ri;
+	struct jnl_handle *h;
+	struct jnl_stats st;
+	int64_t got[32];
+	struct jenv e;
+
+	(void)state;
+	jenv_make(&e, 128, 32);
+	jenv_open(&e, NULL, &cfg, NULL);
+	assert_int_equal(jnl_start(e.j, 20, 0, &h), 0);
+	for (uint64_t b = 0; b < 20; b++)
+		assert_int_equal(jwrite(&e, h, b, 6), 0);
+	assert_int_equal(jnl_stop(h), 0);
+	assert_int_equal(jnl_force_commit(e.j), 0);
+	jnl_get_stats(e.j, &st);
+	assert_int_equal(st.checkpoint_buffers, 20);
+	mc_drop_caches();
+	jnl_get_stats(e.j, &st);
+	assert_int_equal(st.checkpoint_buffers, 20);   /* dirty: still needed */
+	assert_int_equal(sfs_bcache_sync(e.cache), 0);   /* the filesystem's writeback */
+	sfs_bcache_stats(e.cache, &ca);
+	mc_drop_caches();
+	mc_drop_caches();
+	jnl_get_stats(e.j, &st);
+	sfs_bcache_stats(e.cache, &cb);
+	assert_int_equal(st.checkpoint_buffers, 0);
+	assert_true(cb.buffers + 20 <= ca.buffers);
+	assert_true(st.log_used > 0);                   /* the tail did not move */
+	sfs_bdev_power_cut(e.bdev);
+	jenv_close(&e);
+	assert_int_equal(recover_image(&e, 0, &ri), 0);
+	assert_int_equal(ri.transactions, 1);
+	image_versions(&e, got);
+	for (int b = 0; b < 20; b++)
+		assert_int_equal(got[b], 6);
+	jenv_drop(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -458,6 +502,7 @@ int main(void)
 		cmocka_unit_test(test_no_memory_for_frozen_copy_waits_for_capture),
 		cmocka_unit_test(test_injected_eio_aborts_and_error_survives_remount),
 		cmocka_unit_test(test_ordered_data_error_aborts_the_commit),
+		cmocka_unit_test(test_checkpoint_shrinker_unpins_buffers_already_home),
 	};
 
 	return cmocka_run_group_tests_name("journal_commit", tests, suite_init, NULL);
