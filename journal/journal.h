@@ -102,6 +102,11 @@ struct jnl_recovery_info {
 int jnl_recover(struct sfs_bdev *bdev, const struct jnl_area *a, unsigned flags,
 		struct jnl_recovery_info *info);
 
+/* fsck, offline: the error recorded by an aborted run has been reported
+ * (and copied to the filesystem superblock): clear it.  Returns the error
+ * that was recorded (positive errno, 0 = none) or a negative errno. */
+int jnl_clear_recorded_error(struct sfs_bdev *bdev, const struct jnl_area *a);
+
 /* ---- open and close ---- */
 
 enum jnl_data_mode { JNL_DATA_ORDERED = 0, JNL_DATA_WRITEBACK };

@@ -473,3 +473,24 @@ int jnl_recover(struct sfs_bdev *bdev, const struct jnl_area *a, unsigned flags,
 {
 	return jnl_recover_cache(bdev, a, flags, NULL, info);
 }
+
+int jnl_clear_recorded_error(struct sfs_bdev *bdev, const struct jnl_area *a)
+{
+	void *buf = mc_alloc_named("journal.recovery", a->block_size, MC_KERNEL);
+	struct jnl_sb sb;
+	int ret;
+
+	if (!buf)
+		return -ENOMEM;
+	ret = jnl_sb_read(bdev, a, buf, &sb);
+	if (!ret && sb.errno_) {
+		uint32_t e = sb.errno_;
+
+		sb.errno_ = 0;
+		ret = jnl_sb_write(bdev, a, buf, &sb);
+		if (!ret)
+			ret = (int)e;
+	}
+	mc_free(buf);
+	return ret;
+}
