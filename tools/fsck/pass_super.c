@@ -12,6 +12,7 @@
 #include "fs/block/bdev.h"
 #include "fs/format/io.h"
 #include "fs/format/jsb.h"
+#include "journal/journal.h"
 #include "fs/format/verify.h"
 #include "tools/fsck/fsck.h"
 
@@ -161,6 +162,77 @@ bool fsck_is_clean(const struct fsck *f)
 	       !(sb->feature_incompat & SFS_FEATURE_INCOMPAT_RECOVER);
 }
 
+static void journal_area(const struct fsck *f, struct jnl_area *a)
+{
+	const struct sfs_geo *g = &f->sbi.geo;
+
+	memset(a, 0, sizeof(*a));
+	a->block_size = g->block_size;
+	a->start = g->journal_start;
+	a->blocks = g->journal_blocks;
+	memcpy(a->uuid, f->sbi.sb.uuid, sizeof(a->uuid));
+}
+
+/*
+ * Pass 1c: the journal's own three passes (scan, revoke, replay), or the
+ * scan alone under -n.  Replaying is what the mount would do first, so
+ * every later pass must look at the replayed image.
+ */
+static int fsck_journal_replay(struct fsck *f)
+{
+	struct jnl_recovery_info ri;
+	struct jnl_area a;
+	int ret;
+
+	journal_area(f, &a);
+	ret = jnl_recover(f->bdev, &a, JNL_RECOVER_CHECK, &ri);
+	if (ret == -EFSCORRUPTED || ret == -EFSBADCRC) {
+		if (fix_problem(f, PR_JOURNAL_LOG_BAD, "journal at block %llu: %s",
+				(unsigned long long)a.start, strerror(-ret))) {
+			ret = jnl_format_area(f->bdev, &a);
+			if (ret)
+				fix_failed(f, PR_JOURNAL_LOG_BAD, ret);
+		}
+		return 0;
+	}
+	if (ret)
+		return fsck_fatal(f, "cannot scan the journal: %s", strerror(-ret));
+	if (ri.errno_ && fix_problem(f, PR_JOURNAL_ERRNO, "the journal aborted with errno %d",
+				     ri.errno_)) {
+		struct sfs_super *sb = &f->sbi.sb;
+		if (!sb->first_error_errno)
+			sb->first_error_errno = (uint32_t)ri.errno_;
+		sb->last_error_errno = (uint32_t)ri.errno_;
+		sb->state |= SFS_STATE_ERROR;
+		sb->error_count++;
+		f->sb_dirty = true;
+		ret = jnl_clear_recorded_error(f->bdev, &a);
+		if (ret)
+			fix_failed(f, PR_JOURNAL_ERRNO, ret);
+	}
+	if (ri.was_clean) {
+		if (f->sbi.sb.feature_incompat & SFS_FEATURE_INCOMPAT_RECOVER) {
+			/* Nothing to replay: the flag outlived its log. */
+			f->sbi.sb.feature_incompat &= ~SFS_FEATURE_INCOMPAT_RECOVER;
+			f->sb_dirty = f->mode != FSCK_NO;
+		}
+		return 0;
+	}
+	if (!fix_problem(f, PR_JOURNAL_REPLAY, "%llu transactions (%llu block copies, %llu "
+			 "revoked) from sequence %llu", (unsigned long long)ri.transactions,
+			 (unsigned long long)ri.copies, (unsigned long long)ri.revoked,
+			 (unsigned long long)ri.first_tid))
+		return 0;
+	ret = jnl_recover(f->bdev, &a, 0, &ri);
+	if (ret) {
+		fix_failed(f, PR_JOURNAL_REPLAY, ret);
+		return 0;
+	}
+	f->sbi.sb.feature_incompat &= ~SFS_FEATURE_INCOMPAT_RECOVER;
+	f->sb_dirty = true;
+	return 0;
+}
+
 int fsck_pass_journal(struct fsck *f)
 {
 	const struct sfs_geo *g = &f->sbi.geo;
@@ -182,6 +254,7 @@ int fsck_pass_journal(struct fsck *f)
 	ret = sfs_jsb_verify(blk, g->block_size, g->journal_start, &f->sbi);
 	if (!ret) {
 		f->jsb_ok = true;
+		ret = fsck_journal_replay(f);
 		goto out;
 	}
 	if (!fix_problem(f, PR_JSB_BAD, "journal superblock (block %llu): %s",

@@ -23,6 +23,9 @@ enum problem {
 	PR_SB_FREE_INODES,
 	PR_SB_ERROR_STATE,
 	PR_JSB_BAD,
+	PR_JOURNAL_REPLAY,
+	PR_JOURNAL_ERRNO,
+	PR_JOURNAL_LOG_BAD,
 	/* pass 1b: group descriptors */
 	PR_GDT_BLOCK_BAD,
 	PR_GDT_BACKUP_BAD,
