@@ -23,7 +23,7 @@
 #include "fs/format/group.h"
 #include "fs/format/inode.h"
 #include "fs/format/io.h"
-#include "fs/format/jsb.h"
+#include "journal/journal.h"
 #include "fs/format/uuid.h"
 #include "fs/format/verify.h"
 #include "mkfs/mkfs.h"
@@ -249,13 +249,12 @@ int mkfs_write(const struct mkfs_opts *o, struct sfs_sb_info *sbi, struct sfs_bd
 	if (ret)
 		goto out;
 	if (g->journal_blocks) {
-		struct sfs_jsb j;
+		/* The journal owns its log format: it writes the empty log. */
+		struct jnl_area a = { .block_size = g->block_size, .start = g->journal_start,
+				      .blocks = g->journal_blocks };
 
-		sfs_jsb_init_empty(&j, sbi);
-		sfs_jsb_build(blk, sbi, &j);
-		ret = sfs_jsb_verify(blk, g->block_size, g->journal_start, sbi);
-		if (!ret)
-			ret = sfs_io_write_blocks(bdev, blk, g->block_log, g->journal_start, 1);
+		memcpy(a.uuid, sbi->sb.uuid, sizeof(a.uuid));
+		ret = jnl_format_area(bdev, &a);
 		if (ret)
 			goto out;
 		written++;

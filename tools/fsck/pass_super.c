@@ -236,8 +236,8 @@ static int fsck_journal_replay(struct fsck *f)
 int fsck_pass_journal(struct fsck *f)
 {
 	const struct sfs_geo *g = &f->sbi.geo;
+	struct jnl_area a;
 	uint8_t *blk;
-	struct sfs_jsb j;
 	int ret;
 
 	if (!g->journal_blocks)
@@ -265,9 +265,8 @@ int fsck_pass_journal(struct fsck *f)
 		fix_failed(f, PR_JSB_BAD, -EBUSY);
 		goto out_ok;
 	}
-	sfs_jsb_init_empty(&j, &f->sbi);
-	sfs_jsb_build(blk, &f->sbi, &j);
-	ret = fsck_write_block(f, blk, g->journal_start);
+	journal_area(f, &a);
+	ret = jnl_format_area(f->bdev, &a);
 	if (ret)
 		fix_failed(f, PR_JSB_BAD, ret);
 	else
