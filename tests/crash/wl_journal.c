@@ -31,12 +31,11 @@
 #include "fs/block/bdev.h"
 #include "fs/block/buffer.h"
 #include "journal/journal.h"
+#include "kit.h"
 #include "workload.h"
 
-#define BSZ 4096u
-#define JSTART 1u
-#define JBLOCKS 1024u
-#define HOME (JSTART + JBLOCKS)
+#define BSZ KIT_BSZ
+#define HOME (KIT_JSTART + KIT_JBLOCKS)
 #define NHOME 256u
 #define ZONE (HOME + NHOME)          /* revoke zone */
 #define NZONE 8u
@@ -78,150 +77,10 @@ static unsigned data_writer(const struct handle_plan *p, unsigned d, unsigned k)
 	return w;
 }
 
-static void area_of(struct jnl_area *a)
-{
-	memset(a, 0, sizeof(*a));
-	a->block_size = BSZ;
-	a->start = JSTART;
-	a->blocks = JBLOCKS;
-	for (int i = 0; i < 16; i++)
-		a->uuid[i] = (uint8_t)(0x5c + i);
-}
-
-/* Every 8-byte word names the block and the version (0 = zeros). */
-static void fill(void *buf, uint64_t blk, uint64_t ver)
-{
-	uint64_t *w = buf;
-	if (!ver) {
-		memset(buf, 0, BSZ);
-		return;
-	}
-	for (size_t i = 0; i < BSZ / 8; i++)
-		w[i] = blk << 40 ^ ver << 20 ^ i;
-}
-
-static long version_of(const void *buf, uint64_t blk)
-{
-	const uint64_t *w = buf;
-	uint64_t want[BSZ / 8];
-	size_t i;
-
-	for (i = 0; i < BSZ / 8 && !w[i]; i++)
-		;
-	if (i == BSZ / 8)
-		return 0;
-	uint64_t ver = ((w[0] ^ blk << 40) >> 20) & 0xfffff;
-	fill(want, blk, ver);
-	return memcmp(want, buf, BSZ) ? -1 : (long)ver;
-}
-
-static int open_dev(const char *path, const char *opts, struct sfs_bdev **b, char *err,
-		    size_t errlen)
-{
-	struct sfs_bdev_opts o;
-	int ret;
-
-	memset(&o, 0, sizeof(o));
-	err[0] = '\0';
-	ret = sfs_bdev_opts_parse(&o, opts, err, errlen);
-	if (!ret)
-		ret = sfs_bdev_open(path, 0, &o, b);
-	if (ret && !err[0])
-		snprintf(err, errlen, "open %s: %s", path, strerror(-ret));
-	return ret;
-}
-
 static int prepare(const char *path, unsigned seed, char *err, size_t errlen)
 {
-	struct jnl_area a;
-	struct sfs_bdev *b;
-	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600), ret;
-
 	(void)seed;
-	if (fd < 0 || ftruncate(fd, (off_t)NBLOCKS * BSZ)) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -errno;
-	}
-	close(fd);
-	area_of(&a);
-	ret = open_dev(path, "cache=buffered", &b, err, errlen);
-	if (ret)
-		return ret;
-	ret = jnl_format_area(b, &a);
-	sfs_bdev_close(b);
-	if (ret)
-		snprintf(err, errlen, "jnl_format_area: %s", strerror(-ret));
-	return ret;
-}
-
-/* The ordered data: a "page cache" of data block versions that the commit
- * thread writes out (submit) before the commit block. */
-struct data_file {
-	struct jnl_inode ji;
-	struct sfs_bdev *bdev;
-	pthread_mutex_t lock;
-	unsigned ver[NDATA];
-	unsigned char dirty[NDATA];
-	void *buf;
-};
-
-static int data_submit(struct jnl_inode *ji, uint64_t start, uint64_t end)
-{
-	struct data_file *df = ji->priv;
-	int ret = 0;
-
-	pthread_mutex_lock(&df->lock);
-	for (uint64_t d = start; d < end && d < NDATA && !ret; d++) {
-		if (!df->dirty[d])
-			continue;
-		fill(df->buf, DATA + d, df->ver[d]);
-		ret = sfs_bdev_write(df->bdev, df->buf, BSZ, (DATA + d) * BSZ);
-		df->dirty[d] = 0;
-	}
-	pthread_mutex_unlock(&df->lock);
-	return ret;
-}
-
-static int data_wait(struct jnl_inode *ji, uint64_t start, uint64_t end)
-{
-	(void)ji;
-	(void)start;
-	(void)end;
-	return 0;         /* submit wrote synchronously */
-}
-
-static const struct jnl_inode_ops data_ops = { data_submit, data_wait };
-
-static int change(struct sfs_bcache *c, struct jnl_handle *h, uint64_t blk, uint64_t ver)
-{
-	struct sfs_buf *bh;
-	int ret = sfs_buf_read(c, blk, NULL, 0, &bh);
-
-	if (ret)
-		return ret;
-	ret = jnl_get_write_access(h, bh);
-	if (!ret) {
-		sfs_buf_lock(bh);
-		fill(bh->data, blk, ver);
-		ret = jnl_dirty_metadata(h, bh);
-		sfs_buf_unlock(bh);
-	}
-	sfs_buf_release(bh);
-	return ret;
-}
-
-static int forget(struct sfs_bcache *c, struct jnl_handle *h, uint64_t blk)
-{
-	struct sfs_buf *bh;
-	int ret = sfs_buf_read(c, blk, NULL, 0, &bh);
-
-	if (ret)
-		return ret;
-	ret = jnl_forget(h, bh);
-	sfs_buf_release(bh);
-	return ret;
+	return kit_format_journal(path, NBLOCKS, err, errlen);
 }
 
 static int run_common(const char *path, const char *opts, unsigned seed, int unsafe, char *err,
@@ -236,20 +95,17 @@ static int run_common(const char *path, const char *opts, unsigned seed, int uns
 	struct sfs_bcache *c = NULL;
 	struct jnl_journal *j = NULL;
 	void *data = mc_alloc(BSZ, MC_KERNEL);
-	static struct data_file df;
+	static struct kit_data df;
 	char label[48];
 	int ret;
 
 	plan(seed, p);
-	area_of(&a);
-	ret = open_dev(path, opts, &b, err, errlen);
+	kit_area(&a);
+	ret = kit_open_dev(path, opts, &b, err, errlen);
+	if (!ret)
+		ret = kit_data_init(&df, b, DATA, NDATA);
 	if (ret)
 		goto out;
-	memset(&df, 0, sizeof(df));
-	pthread_mutex_init(&df.lock, NULL);
-	df.bdev = b;
-	df.buf = mc_alloc(BSZ, MC_KERNEL);
-	jnl_inode_init(&df.ji, &data_ops, &df);
 	ret = sfs_bcache_create(b, &co, &c);
 	if (!ret)
 		ret = jnl_open(c, &a, &cfg, NULL, &j);
@@ -266,18 +122,13 @@ static int run_common(const char *path, const char *opts, unsigned seed, int uns
 		if (ret)
 			break;
 		for (unsigned i = 0; i < hp->n && !ret; i++)
-			ret = change(c, jh, HOME + hp->blk[i], h);
+			ret = kit_change(c, jh, HOME + hp->blk[i], h);
 		if (!ret && h % REVOKE_EVERY == 0)
-			ret = change(c, jh, ZONE + zone, h);
+			ret = kit_change(c, jh, ZONE + zone, h);
 		if (!ret && h % REVOKE_EVERY == 1 && h > 1)
-			ret = forget(c, jh, ZONE + ((h - 1) / REVOKE_EVERY) % NZONE);
-		if (!ret && hp->data >= 0) {
-			pthread_mutex_lock(&df.lock);
-			df.ver[hp->data] = h;
-			df.dirty[hp->data] = 1;
-			pthread_mutex_unlock(&df.lock);
-			ret = jnl_inode_add(jh, &df.ji, (uint64_t)hp->data, (uint64_t)hp->data + 1);
-		}
+			ret = kit_forget(c, jh, ZONE + ((h - 1) / REVOKE_EVERY) % NZONE);
+		if (!ret && hp->data >= 0)
+			ret = kit_data_write(&df, jh, (unsigned)hp->data, h);
 		int sret = jnl_stop(jh);
 		ret = ret ? ret : sret;
 		if (ret)
@@ -286,7 +137,7 @@ static int run_common(const char *path, const char *opts, unsigned seed, int uns
 			/* The revoke is durable: reuse the block for plain data. */
 			unsigned z = ((h - 1) / REVOKE_EVERY) % NZONE;
 			ret = jnl_force_commit(j);
-			fill(data, ZONE + z, 100000 + h);
+			kit_fill(data, ZONE + z, 100000 + h);
 			if (!ret)
 				ret = sfs_bdev_write(b, data, BSZ, (uint64_t)(ZONE + z) * BSZ);
 			if (!ret)
@@ -309,7 +160,7 @@ out:
 		/* As a filesystem writes an inode's data before evicting it:
 		 * commit (which writes the ordered data), then release. */
 		int fret = jnl_force_commit(j);
-		jnl_inode_release(j, &df.ji);
+		kit_data_release(&df, j);
 		int cret = jnl_close(j);
 		cret = cret ? cret : fret;
 		if (!ret && cret) {
@@ -319,11 +170,11 @@ out:
 	}
 	if (c)
 		sfs_bcache_destroy(c);
+	else
+		kit_data_release(&df, NULL);
 	if (b)
 		sfs_bdev_close(b);
 	mc_free(data);
-	mc_free(df.buf);
-	df.buf = NULL;
 	return ret;
 }
 
@@ -397,8 +248,6 @@ static int check(const char *path, const char *opts, const char *mark, unsigned 
 		 size_t errlen)
 {
 	static struct handle_plan p[NH];
-	struct jnl_recovery_info ri;
-	struct jnl_area a;
 	struct sfs_bdev *b;
 	struct acks ack;
 	unsigned char *img = NULL;
@@ -407,23 +256,13 @@ static int check(const char *path, const char *opts, const char *mark, unsigned 
 	int ret;
 
 	plan(seed, p);
-	area_of(&a);
 	acks_upto(p, mark, &ack);
-	ret = open_dev(path, opts, &b, err, errlen);
+	ret = kit_open_dev(path, opts, &b, err, errlen);
 	if (ret)
 		return ret;
-	ret = jnl_recover(b, &a, 0, &ri);
-	if (ret) {
-		snprintf(err, errlen, "recovery failed: %s", strerror(-ret));
+	ret = kit_recover(b, err, errlen);
+	if (ret)
 		goto out;
-	}
-	ret = jnl_recover(b, &a, JNL_RECOVER_CHECK, &ri);
-	if (ret || !ri.was_clean) {
-		snprintf(err, errlen, "the log is not clean after recovery (%s)",
-			 ret ? strerror(-ret) : "replay pending");
-		ret = -1;
-		goto out;
-	}
 	img = mc_alloc((NHOME + NZONE + NDATA) * BSZ, MC_KERNEL);
 	ret = sfs_bdev_read(b, img, (NHOME + NZONE + NDATA) * BSZ, (uint64_t)HOME * BSZ);
 	if (ret) {
@@ -431,7 +270,7 @@ static int check(const char *path, const char *opts, const char *mark, unsigned 
 		goto out;
 	}
 	for (unsigned i = 0; i < NHOME; i++) {
-		ver[i] = version_of(img + (size_t)i * BSZ, HOME + i);
+		ver[i] = kit_version(img + (size_t)i * BSZ, HOME + i);
 		if (ver[i] < 0 || ver[i] > NH) {
 			snprintf(err, errlen, "home block %u holds garbage", i);
 			ret = -1;
@@ -461,7 +300,7 @@ static int check(const char *path, const char *opts, const char *mark, unsigned 
 		}
 	}
 	for (unsigned z = 0; z < NZONE; z++) {
-		long v = version_of(img + (size_t)(NHOME + z) * BSZ, ZONE + z);
+		long v = kit_version(img + (size_t)(NHOME + z) * BSZ, ZONE + z);
 		if (v < 0 || zone_pos(z, v) < 0) {
 			snprintf(err, errlen, "zone block %u holds garbage", z);
 			ret = -1;
@@ -477,7 +316,7 @@ static int check(const char *path, const char *opts, const char *mark, unsigned 
 	}
 	/* Ordered mode: no recovered handle comes with older data. */
 	for (unsigned d = 0; d < NDATA; d++) {
-		long v = version_of(img + (size_t)(NHOME + NZONE + d) * BSZ, DATA + d);
+		long v = kit_version(img + (size_t)(NHOME + NZONE + d) * BSZ, DATA + d);
 		unsigned need = data_writer(p, d, k);
 		if (v < 0 || v > NH || (v && p[v - 1].data != (int)d)) {
 			snprintf(err, errlen, "data block %u holds garbage", d);

@@ -15,9 +15,10 @@
 #include <unistd.h>
 #include "alloc/mc.h"
 #include "fs/block/bdev.h"
+#include "kit.h"
 #include "workload.h"
 
-#define BLK 4096u
+#define BLK KIT_BSZ
 #define NBLK 256u
 #define NOPS 300u
 
@@ -37,59 +38,22 @@ static void gen_ops(unsigned seed, struct op *ops)
 	}
 }
 
-static void fill(unsigned char *b, unsigned op, unsigned block)
+/* Version @op of @block, or which op's version a block holds (0 = zeros,
+ * -1 = garbage or a version op never wrote there). */
+static long version(const struct op *ops, const unsigned char *b, unsigned block)
 {
-	uint64_t x = (uint64_t)op << 32 | block;
-	memcpy(b, &x, 8);
-	for (unsigned i = 8; i < BLK; i++)
-		b[i] = (unsigned char)(op * 31 + block * 7 + i);
-}
+	long v = kit_version(b, block);
 
-/* 0 = zeros, >0 = the op whose version this is, -1 = garbage. */
-static long version(const unsigned char *b, unsigned block)
-{
-	unsigned char want[BLK];
-	uint64_t x;
-	unsigned i;
-
-	for (i = 0; i < BLK && !b[i]; i++)
-		;
-	if (i == BLK)
-		return 0;
-	memcpy(&x, b, 8);
-	if ((x & 0xffffffffu) != block || (x >> 32) == 0 || (x >> 32) > NOPS)
+	if (v > 0 && (v > (long)NOPS || block < ops[v - 1].block ||
+		      block >= ops[v - 1].block + ops[v - 1].count))
 		return -1;
-	fill(want, (unsigned)(x >> 32), block);
-	return memcmp(want, b, BLK) ? -1 : (long)(x >> 32);
+	return v;
 }
 
 static int prepare(const char *path, unsigned seed, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	(void)seed;
-	if (fd < 0 || ftruncate(fd, (off_t)NBLK * BLK)) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -errno;
-	}
-	close(fd);
-	return 0;
-}
-
-static int open_dev(const char *path, const char *opts, struct sfs_bdev **b, char *err,
-		    size_t errlen)
-{
-	struct sfs_bdev_opts o;
-	int ret;
-
-	memset(&o, 0, sizeof(o));
-	ret = sfs_bdev_opts_parse(&o, opts, err, errlen);
-	if (!ret)
-		ret = sfs_bdev_open(path, 0, &o, b);
-	if (ret && !err[0])
-		snprintf(err, errlen, "open %s: %s", path, strerror(-ret));
-	return ret;
+	return kit_make_image(path, NBLK, err, errlen);
 }
 
 static int run_common(const char *path, const char *opts, unsigned seed, int unsafe, char *err,
@@ -102,12 +66,12 @@ static int run_common(const char *path, const char *opts, unsigned seed, int uns
 	int ret;
 
 	gen_ops(seed, ops);
-	ret = open_dev(path, opts, &b, err, errlen);
+	ret = kit_open_dev(path, opts, &b, err, errlen);
 	if (ret)
 		goto out;
 	for (unsigned k = 0; k < NOPS && !ret; k++) {
 		for (unsigned i = 0; i < ops[k].count; i++)
-			fill(buf + i * BLK, k + 1, ops[k].block + i);
+			kit_fill(buf + i * BLK, ops[k].block + i, k + 1);
 		ret = sfs_bdev_write(b, buf, ops[k].count * BLK, (uint64_t)ops[k].block * BLK);
 		if (ret || !ops[k].flush_after)
 			continue;
@@ -148,7 +112,7 @@ static int check(const char *path, const char *opts, const char *mark, unsigned 
 	gen_ops(seed, ops);
 	if (mark)
 		sscanf(mark, "op %u", &acked);
-	ret = open_dev(path, opts, &b, err, errlen);
+	ret = kit_open_dev(path, opts, &b, err, errlen);
 	if (ret)
 		goto out;
 	ret = sfs_bdev_read(b, img, NBLK * BLK, 0);
@@ -158,13 +122,11 @@ static int check(const char *path, const char *opts, const char *mark, unsigned 
 		goto out;
 	}
 	for (unsigned blk = 0; blk < NBLK; blk++) {
-		long v = version(img + (size_t)blk * BLK, blk);
+		long v = version(ops, img + (size_t)blk * BLK, blk);
 		unsigned need = 0;
 		for (unsigned k = 0; k < acked; k++)
 			if (blk >= ops[k].block && blk < ops[k].block + ops[k].count)
 				need = k + 1;
-		if (v > 0 && !(blk >= ops[v - 1].block && blk < ops[v - 1].block + ops[v - 1].count))
-			v = -1;         /* a version op v never wrote here */
 		if (v < 0) {
 			snprintf(err, errlen, "block %u holds garbage", blk);
 			ret = -1;
