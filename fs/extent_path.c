@@ -1,0 +1,502 @@
+/*
+ * Extent tree paths and lookups: descending from the root to a leaf,
+ * moving between leaves, searching left and right, and the per-level
+ * helpers every change uses.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fs/extent_tree.h"
+#include "fs/format/hdr.h"
+#include "fs/format/verify.h"
+
+int sfs_ext_corrupt(struct sfs_inode_info *ip, uint64_t blk, const char *fmt, ...)
+{
+	char why[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	return sfs_fs_error(ip->fs, -EUCLEAN, ip->ino, blk, "extent tree", "inode %llu: %s",
+			    (unsigned long long)ip->ino, why);
+}
+
+unsigned sfs_ext_cap(struct sfs_fs *fs, unsigned capacity)
+{
+	return fs->ext_cap && fs->ext_cap < capacity ? fs->ext_cap : capacity;
+}
+
+void sfs_ext_level_load(struct sfs_fs *fs, struct sfs_ext_level *l)
+{
+	struct sfs_extent_header h;
+
+	sfs_extent_header_decode(&h, l->node);
+	l->entries = h.entries;
+	l->max = sfs_ext_cap(fs, h.max);
+}
+
+void sfs_ext_set_entries(struct sfs_ext_level *l, unsigned n)
+{
+	struct sfs_extent_header h;
+
+	sfs_extent_header_decode(&h, l->node);
+	h.entries = (uint16_t)n;
+	sfs_extent_header_encode(l->node, &h);
+	l->entries = n;
+}
+
+/* First logical block a node covers (its first entry); 0 when empty. */
+uint32_t sfs_ext_level_key(const struct sfs_ext_level *l, unsigned node_depth)
+{
+	if (!l->entries)
+		return 0;
+	if (node_depth == 0) {
+		struct sfs_extent e;
+
+		sfs_extent_get(&e, l->node, 0);
+		return e.lblk;
+	} else {
+		struct sfs_extent_idx x;
+
+		sfs_extent_idx_get(&x, l->node, 0);
+		return x.lblk;
+	}
+}
+
+unsigned sfs_ext_depth(struct sfs_inode_info *ip)
+{
+	struct sfs_extent_header h;
+
+	sfs_extent_header_decode(&h, ip->root);
+	return h.depth;
+}
+
+void sfs_ext_path_free(struct sfs_ext_path *p)
+{
+	if (!p)
+		return;
+	for (unsigned i = 1; i <= p->depth; i++)
+		if (p->lv[i].bh)
+			sfs_buf_release(p->lv[i].bh);
+	mc_free(p);
+}
+
+/* Last entry whose key is <= @lblk; -1 if none. */
+static int bsearch_node(const struct sfs_ext_level *l, unsigned node_depth, uint32_t lblk)
+{
+	int lo = 0, hi = (int)l->entries - 1, found = -1;
+
+	while (lo <= hi) {
+		int mid = (lo + hi) / 2;
+		uint32_t key;
+
+		if (node_depth == 0) {
+			struct sfs_extent e;
+
+			sfs_extent_get(&e, l->node, (unsigned)mid);
+			key = e.lblk;
+		} else {
+			struct sfs_extent_idx x;
+
+			sfs_extent_idx_get(&x, l->node, (unsigned)mid);
+			key = x.lblk;
+		}
+		if (key <= lblk) {
+			found = mid;
+			lo = mid + 1;
+		} else {
+			hi = mid - 1;
+		}
+	}
+	return found;
+}
+
+/* Read the child block @blk expected at depth @depth into level @l. */
+static int read_node(struct sfs_ext_path *p, uint64_t blk, unsigned depth,
+		     struct sfs_ext_level *l)
+{
+	struct sfs_inode_info *ip = p->ip;
+	struct sfs_fs *fs = ip->fs;
+	struct sfs_extent_header h;
+	struct sfs_hdr hdr;
+	struct sfs_buf *bh;
+	int ret;
+
+	ret = sfs_buf_read(fs->bc, blk, &sfs_extent_buf_ops,
+			   sfs_buf_flags(p->flags & SFS_EXT_NOFAIL), &bh);
+	if (ret == -EFSBADCRC || ret == -EFSCORRUPTED)
+		return sfs_ext_corrupt(ip, blk, "%s", sfs_verify_reason());
+	if (ret == -EIO)
+		return SFS_ERROR(fs, -EIO, ip->ino, blk, "cannot read extent block");
+	if (ret)
+		return ret;
+	sfs_hdr_decode(&hdr, bh->data);
+	sfs_extent_header_decode(&h, (uint8_t *)bh->data + SFS_HDR_SIZE);
+	if (hdr.owner != ip->ino || h.depth != depth || !h.entries) {
+		sfs_buf_release(bh);
+		return sfs_ext_corrupt(ip, blk, "extent block owned by %llu at depth %u with %u entries, "
+				       "expected owner %llu, depth %u, not empty",
+				       (unsigned long long)hdr.owner, h.depth, h.entries,
+				       (unsigned long long)ip->ino, depth);
+	}
+	l->bh = bh;
+	l->node = (uint8_t *)bh->data + SFS_HDR_SIZE;
+	sfs_ext_level_load(fs, l);
+	return 0;
+}
+
+/* Descend from level @from (already loaded, pos set) to the leaf, taking
+ * @lblk's way, or the leftmost (@leftmost) / rightmost way. */
+enum descend { DESCEND_KEY, DESCEND_LEFT, DESCEND_RIGHT };
+
+static int descend(struct sfs_ext_path *p, unsigned from, uint32_t lblk, enum descend how)
+{
+	for (unsigned L = from; L < p->depth; L++) {
+		struct sfs_ext_level *l = &p->lv[L];
+		struct sfs_extent_idx x;
+		int ret;
+
+		if (how == DESCEND_LEFT && L > from)
+			l->pos = 0;
+		else if (how == DESCEND_RIGHT && L > from)
+			l->pos = (int)l->entries - 1;
+		sfs_extent_idx_get(&x, l->node, (unsigned)l->pos);
+		ret = read_node(p, x.child, p->depth - L - 1, &p->lv[L + 1]);
+		if (ret)
+			return ret;
+		p->lv[L + 1].pos = -1;
+		if (how == DESCEND_KEY) {
+			struct sfs_ext_level *c = &p->lv[L + 1];
+			int pos = bsearch_node(c, p->depth - L - 1, lblk);
+
+			/* Below the first key: only on the leftmost path. */
+			c->pos = (pos < 0 && L + 1 < p->depth) ? 0 : pos;
+		}
+	}
+	if (how == DESCEND_LEFT && from < p->depth)
+		p->lv[p->depth].pos = 0;
+	else if (how == DESCEND_RIGHT && from < p->depth)
+		p->lv[p->depth].pos = (int)p->lv[p->depth].entries - 1;
+	return 0;
+}
+
+int sfs_ext_find(struct sfs_inode_info *ip, uint32_t lblk, unsigned flags,
+		 struct sfs_ext_path **out)
+{
+	struct sfs_fs *fs = ip->fs;
+	struct sfs_extent_header h;
+	struct sfs_ext_path *p;
+	int ret, pos;
+
+	*out = NULL;
+	sfs_extent_header_decode(&h, ip->root);
+	if (h.magic != SFS_EXTENT_HDR_MAGIC || h.depth > SFS_EXT_MAX_DEPTH ||
+	    h.entries > h.max || h.max != SFS_EXTENT_ROOT_ENTRIES || (h.depth && !h.entries))
+		return sfs_ext_corrupt(ip, 0, "bad extent root (magic 0x%x, depth %u, %u/%u entries)",
+				       h.magic, h.depth, h.entries, h.max);
+	p = mc_alloc_named("extent.path", sizeof(*p), sfs_gfp(flags & SFS_EXT_NOFAIL) | MC_ZERO);
+	if (!p)
+		return -ENOMEM;
+	p->ip = ip;
+	p->flags = flags;
+	p->depth = h.depth;
+	p->lv[0].node = ip->root;
+	sfs_ext_level_load(fs, &p->lv[0]);
+	pos = bsearch_node(&p->lv[0], h.depth, lblk);
+	p->lv[0].pos = (pos < 0 && h.depth) ? 0 : pos;
+	ret = descend(p, 0, lblk, DESCEND_KEY);
+	if (ret) {
+		sfs_ext_path_free(p);
+		return ret;
+	}
+	SFS_STAT(fs, ext_lookups, 1);
+	*out = p;
+	return 0;
+}
+
+uint64_t sfs_ext_path_next_key(const struct sfs_ext_path *p)
+{
+	for (int L = (int)p->depth - 1; L >= 0; L--) {
+		const struct sfs_ext_level *l = &p->lv[L];
+
+		if (l->pos + 1 < (int)l->entries) {
+			struct sfs_extent_idx x;
+
+			sfs_extent_idx_get(&x, l->node, (unsigned)l->pos + 1);
+			return x.lblk;
+		}
+	}
+	return SFS_EXT_LBLK_END;
+}
+
+static int move_leaf(struct sfs_ext_path *p, int dir)
+{
+	for (int L = (int)p->depth - 1; L >= 0; L--) {
+		struct sfs_ext_level *l = &p->lv[L];
+		int next = l->pos + dir;
+
+		if (next < 0 || next >= (int)l->entries)
+			continue;
+		l->pos = next;
+		for (unsigned k = (unsigned)L + 1; k <= p->depth; k++) {
+			sfs_buf_release(p->lv[k].bh);
+			p->lv[k].bh = NULL;
+		}
+		return descend(p, (unsigned)L, 0, dir > 0 ? DESCEND_LEFT : DESCEND_RIGHT) ?: 1;
+	}
+	return 0;
+}
+
+int sfs_ext_path_next_leaf(struct sfs_ext_path *p)
+{
+	return move_leaf(p, 1);
+}
+
+static int path_prev_leaf(struct sfs_ext_path *p)
+{
+	return move_leaf(p, -1);
+}
+
+int sfs_ext_lookup(struct sfs_inode_info *ip, uint32_t lblk, unsigned flags,
+		   struct sfs_extent *e)
+{
+	struct sfs_ext_path *p;
+	struct sfs_ext_level *leaf;
+	uint64_t next;
+	int ret;
+
+	ret = sfs_ext_find(ip, lblk, flags, &p);
+	if (ret)
+		return ret;
+	leaf = &p->lv[p->depth];
+	if (leaf->pos >= 0) {
+		sfs_extent_get(e, leaf->node, (unsigned)leaf->pos);
+		if (sfs_ext_end(e) > lblk) {
+			ret = 1;
+			goto out;
+		}
+	}
+	if (leaf->pos + 1 < (int)leaf->entries) {
+		struct sfs_extent n;
+
+		sfs_extent_get(&n, leaf->node, (unsigned)(leaf->pos + 1));
+		next = n.lblk;
+	} else {
+		next = sfs_ext_path_next_key(p);
+	}
+	e->lblk = lblk;
+	e->len = (uint16_t)(next - lblk > SFS_MAX_EXTENT_LEN ? SFS_MAX_EXTENT_LEN : next - lblk);
+	e->flags = 0;
+	e->pblk = 0;
+	ret = 0;
+out:
+	sfs_ext_path_free(p);
+	return ret;
+}
+
+int sfs_ext_next(struct sfs_inode_info *ip, uint32_t lblk, unsigned flags, struct sfs_extent *e)
+{
+	struct sfs_ext_path *p;
+	struct sfs_ext_level *leaf;
+	int ret;
+
+	ret = sfs_ext_find(ip, lblk, flags, &p);
+	if (ret)
+		return ret;
+	leaf = &p->lv[p->depth];
+	if (leaf->pos >= 0) {
+		sfs_extent_get(e, leaf->node, (unsigned)leaf->pos);
+		if (sfs_ext_end(e) > lblk) {
+			ret = 1;
+			goto out;
+		}
+	}
+	if (leaf->pos + 1 < (int)leaf->entries) {
+		sfs_extent_get(e, leaf->node, (unsigned)(leaf->pos + 1));
+		ret = 1;
+		goto out;
+	}
+	ret = sfs_ext_path_next_leaf(p);
+	if (ret == 1)
+		sfs_extent_get(e, p->lv[p->depth].node, 0);
+out:
+	sfs_ext_path_free(p);
+	return ret;
+}
+
+int sfs_ext_prev(struct sfs_inode_info *ip, uint32_t lblk, unsigned flags, struct sfs_extent *e)
+{
+	struct sfs_ext_path *p;
+	struct sfs_ext_level *leaf;
+	int ret;
+
+	ret = sfs_ext_find(ip, lblk, flags, &p);
+	if (ret)
+		return ret;
+	leaf = &p->lv[p->depth];
+	if (leaf->pos >= 0) {
+		sfs_extent_get(e, leaf->node, (unsigned)leaf->pos);
+		ret = 1;
+	} else {
+		/* Keys are exact, so only the leftmost leaf has nothing at or
+		 * before @lblk; still, follow the tree rather than assume. */
+		ret = path_prev_leaf(p);
+		if (ret == 1)
+			sfs_extent_get(e, p->lv[p->depth].node,
+				       p->lv[p->depth].entries - 1);
+	}
+	sfs_ext_path_free(p);
+	return ret;
+}
+
+int sfs_ext_walk(struct sfs_inode_info *ip, uint32_t lblk, unsigned flags, sfs_ext_walk_fn fn,
+		 void *arg)
+{
+	struct sfs_ext_path *p;
+	int ret;
+	int i;
+
+	ret = sfs_ext_find(ip, lblk, flags, &p);
+	if (ret)
+		return ret;
+	i = p->lv[p->depth].pos;
+	if (i >= 0) {
+		struct sfs_extent e;
+
+		sfs_extent_get(&e, p->lv[p->depth].node, (unsigned)i);
+		if (sfs_ext_end(&e) <= lblk)
+			i++;
+	} else {
+		i = 0;
+	}
+	for (;;) {
+		struct sfs_ext_level *leaf = &p->lv[p->depth];
+
+		for (; i < (int)leaf->entries; i++) {
+			struct sfs_extent e;
+
+			sfs_extent_get(&e, leaf->node, (unsigned)i);
+			ret = fn(arg, &e);
+			if (ret)
+				goto out;
+		}
+		ret = sfs_ext_path_next_leaf(p);
+		if (ret <= 0)
+			goto out;
+		i = 0;
+	}
+out:
+	sfs_ext_path_free(p);
+	return ret;
+}
+
+/* ---- changing a level ---------------------------------------------- */
+
+int sfs_ext_level_access(struct sfs_trans *t, struct sfs_ext_path *p, unsigned L)
+{
+	if (L == 0)
+		return sfs_inode_access(t, p->ip, p->flags & SFS_EXT_NOFAIL);
+	return sfs_trans_access(t, p->lv[L].bh);
+}
+
+void sfs_ext_level_begin(struct sfs_ext_path *p, unsigned L)
+{
+	if (L)
+		sfs_buf_lock(p->lv[L].bh);
+}
+
+int sfs_ext_level_end(struct sfs_trans *t, struct sfs_ext_path *p, unsigned L)
+{
+	int ret;
+
+	p->ip->ext_seq++;
+	if (L == 0) {
+		sfs_inode_sync_root(p->ip);
+		return sfs_inode_commit(t, p->ip);
+	}
+	ret = sfs_trans_dirty(t, p->lv[L].bh);
+	sfs_buf_unlock(p->lv[L].bh);
+	return ret;
+}
+
+void sfs_ext_slot_insert(struct sfs_ext_level *l, unsigned i, unsigned count)
+{
+	memmove(sfs_ext_slot(l, i + count), sfs_ext_slot(l, i), (size_t)(l->entries - i) * 16);
+	memset(sfs_ext_slot(l, i), 0, (size_t)count * 16);
+	sfs_ext_set_entries(l, l->entries + count);
+}
+
+void sfs_ext_slot_delete(struct sfs_ext_level *l, unsigned i, unsigned count)
+{
+	memmove(sfs_ext_slot(l, i), sfs_ext_slot(l, i + count),
+		(size_t)(l->entries - i - count) * 16);
+	memset(sfs_ext_slot(l, l->entries - count), 0, (size_t)count * 16);
+	sfs_ext_set_entries(l, l->entries - count);
+}
+
+/* Levels above @L whose key follows @L's first key: L-1 always, and on
+ * up while the path goes through entry 0. */
+static unsigned keys_top(const struct sfs_ext_path *p, unsigned L)
+{
+	unsigned k = L;
+
+	while (k > 0) {
+		k--;
+		if (p->lv[k].pos != 0)
+			break;
+	}
+	return k;
+}
+
+int sfs_ext_keys_access(struct sfs_trans *t, struct sfs_ext_path *p, unsigned L)
+{
+	if (L == 0)
+		return 0;
+	for (unsigned k = keys_top(p, L); k < L; k++) {
+		int ret = sfs_ext_level_access(t, p, k);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int sfs_ext_keys_fix(struct sfs_trans *t, struct sfs_ext_path *p, unsigned L)
+{
+	uint32_t key = sfs_ext_level_key(&p->lv[L], p->depth - L);
+
+	for (unsigned k = L; k > 0; k--) {
+		struct sfs_ext_level *parent = &p->lv[k - 1];
+		struct sfs_extent_idx x;
+		int ret;
+
+		sfs_extent_idx_get(&x, parent->node, (unsigned)parent->pos);
+		if (x.lblk == key)
+			return 0;
+		sfs_ext_level_begin(p, k - 1);
+		x.lblk = key;
+		sfs_extent_idx_put(parent->node, (unsigned)parent->pos, &x);
+		ret = sfs_ext_level_end(t, p, k - 1);
+		if (ret)
+			return ret;
+		if (parent->pos != 0)
+			return 0;
+	}
+	return 0;
+}
+
+uint64_t sfs_ext_tree_goal(const struct sfs_ext_path *p)
+{
+	const struct sfs_ext_level *leaf = &p->lv[p->depth];
+
+	if (leaf->entries) {
+		struct sfs_extent e;
+
+		sfs_extent_get(&e, leaf->node, leaf->pos > 0 ? (unsigned)leaf->pos : 0);
+		return e.pblk;
+	}
+	return 0;
+}

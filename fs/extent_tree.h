@@ -1,0 +1,173 @@
+/*
+ * The on-disk extent tree of an inode (ext4's design).
+ *
+ * The root (four entries) lives in the inode; below it, index and leaf
+ * blocks of (block size - 80) / 16 entries (fs/format/extent.h).  Depth
+ * grows by one when the root is full (its entries move to a new block)
+ * and shrinks when the root's only child fits back in the root.  The
+ * debug option fanout=N caps every node at N entries (N >= 3) so that
+ * deep trees appear with few extents; nodes still say their full
+ * capacity on disk, so such a tree is an ordinary tree to every reader.
+ *
+ * Invariants, checked by sfs_ext_check() (and fsck):
+ *  - extents sorted by logical block, non-overlapping, 1..32768 blocks,
+ *    inside the data area; no two adjacent extents of one leaf that
+ *    could merge need be merged (merging is an optimisation);
+ *  - every index key equals the first logical block of its child; keys
+ *    strictly increasing; children exactly one level deeper;
+ *  - no node below the root is empty; a root of depth > 0 is not empty;
+ *  - every node block is owned by the inode, names itself, and verifies;
+ *  - the inode's block count = data blocks + tree blocks (+ xattr block).
+ *
+ * Failure atomicity: every step acquires what can fail first (trans.h);
+ * an operation that returns -ENOMEM or -ENOSPC may have done some of its
+ * steps (a split) but leaves the tree valid and the block counts exact.
+ * NOFAIL: SFS_EXT_NOFAIL makes every allocation of the operation -- the
+ * path, buffer reads (SFS_BUF_NOFAIL), the allocator's bitmap reads --
+ * unable to fail on ENOMEM (truncate, seed 000's EXT4_EX_NOFAIL).
+ *
+ * Locking: callers hold ip->data_sem, for reading (lookups, walks) or
+ * writing (changes); changes run under a handle.  The tree code drops and
+ * retakes data_sem (write) only around a handle restart.
+ */
+#ifndef SFS_EXTENT_TREE_H
+#define SFS_EXTENT_TREE_H
+
+#include "fs/format/extent.h"
+#include "fs/format/verify.h"
+#include "fs/inode.h"
+#include "fs/trans.h"
+
+#define SFS_EXT_NOFAIL       0x1u   /* no allocation may fail */
+#define SFS_EXT_USE_RESERVE  0x2u   /* tree blocks may come from the filesystem reserve */
+
+#define SFS_EXT_MAX_DEPTH    SFS_EXTENT_MAX_DEPTH
+#define SFS_EXT_LBLK_END     (1ull << 32)   /* one past the largest logical block */
+
+static inline bool sfs_ext_unwritten(const struct sfs_extent *e)
+{
+	return e->flags & SFS_EXTENT_FL_UNWRITTEN;
+}
+static inline uint64_t sfs_ext_end(const struct sfs_extent *e)
+{
+	return (uint64_t)e->lblk + e->len;
+}
+
+/* ---- the path from the root to a leaf (extent_path.c) ---- */
+
+struct sfs_ext_level {
+	struct sfs_buf *bh;          /* NULL at level 0: the root in the inode */
+	uint8_t *node;               /* the node header */
+	unsigned entries;
+	unsigned max;                /* capacity, after the debug cap */
+	int pos;                     /* entry followed (index) / found (leaf), -1 = none */
+};
+
+struct sfs_ext_path {
+	struct sfs_inode_info *ip;
+	unsigned depth;
+	unsigned flags;              /* SFS_EXT_NOFAIL */
+	struct sfs_ext_level lv[SFS_EXT_MAX_DEPTH + 1];
+};
+
+/* Path to the leaf where @lblk is or would be.  Reads verified nodes;
+ * -EUCLEAN (reported) on a node that breaks the tree's structure. */
+int sfs_ext_find(struct sfs_inode_info *ip, uint32_t lblk, unsigned flags,
+		 struct sfs_ext_path **out);
+void sfs_ext_path_free(struct sfs_ext_path *p);
+/* Move the path to the next / previous leaf: 1 moved, 0 none, -errno. */
+int sfs_ext_path_next_leaf(struct sfs_ext_path *p);
+/* First logical block of the leaf after the path's one (2^32 if none). */
+uint64_t sfs_ext_path_next_key(const struct sfs_ext_path *p);
+/* Depth from the root header. */
+unsigned sfs_ext_depth(struct sfs_inode_info *ip);
+
+/* ---- lookups (extent_path.c) ---- */
+
+/* The extent containing @lblk: 1 and *e; or 0 and the hole around it
+ * (*e = { lblk, len up to the next extent, capped at 32768 }). */
+int sfs_ext_lookup(struct sfs_inode_info *ip, uint32_t lblk, unsigned flags,
+		   struct sfs_extent *e);
+/* First extent ending after @lblk (search right): 1 / 0 none. */
+int sfs_ext_next(struct sfs_inode_info *ip, uint32_t lblk, unsigned flags, struct sfs_extent *e);
+/* Last extent starting at or before @lblk (search left): 1 / 0 none. */
+int sfs_ext_prev(struct sfs_inode_info *ip, uint32_t lblk, unsigned flags, struct sfs_extent *e);
+/* Every extent from @lblk on, in order; @fn returns non-zero to stop
+ * (that value is returned). */
+typedef int (*sfs_ext_walk_fn)(void *arg, const struct sfs_extent *e);
+int sfs_ext_walk(struct sfs_inode_info *ip, uint32_t lblk, unsigned flags, sfs_ext_walk_fn fn,
+		 void *arg);
+
+/* ---- changes ---- */
+
+/* Credits one insert / convert step may need at the current depth. */
+unsigned sfs_ext_credits(struct sfs_inode_info *ip);
+/* Credits one removal step may need. */
+unsigned sfs_ext_remove_credits(struct sfs_inode_info *ip);
+
+/* Map [e->lblk, +len) to e->pblk (a hole: -EEXIST if it overlaps),
+ * merging with a neighbour in its leaf when contiguous (extent_insert.c). */
+int sfs_ext_insert(struct sfs_trans *t, struct sfs_inode_info *ip, const struct sfs_extent *e,
+		   unsigned flags);
+/* Unmap [start, end) and free its blocks (deferred until commit), however
+ * the range cuts the extents; empty tree blocks are freed and the tree
+ * shrinks.  Long removals restart the handle (data_sem is dropped around
+ * the restart).  *freed, if given, gets the blocks freed. */
+int sfs_ext_remove(struct sfs_trans *t, struct sfs_inode_info *ip, uint32_t start, uint64_t end,
+		   unsigned flags, uint64_t *freed);
+/* Unwritten -> written over [lblk, lblk + len), splitting extents as
+ * needed; holes and written blocks are left alone (extent_convert.c). */
+int sfs_ext_mark_written(struct sfs_trans *t, struct sfs_inode_info *ip, uint32_t lblk,
+			 uint32_t len, unsigned flags);
+
+/* ---- checking (extent_check.c) ---- */
+
+struct sfs_ext_stats {
+	unsigned depth;
+	uint64_t nodes;              /* tree blocks */
+	uint64_t extents;
+	uint64_t blocks;             /* data blocks mapped */
+	uint64_t unwritten;          /* of which unwritten */
+};
+/* Walk everything and check the invariants above; 0 or -EUCLEAN with the
+ * first violation in @why.  data_sem held (either way). */
+int sfs_ext_check(struct sfs_inode_info *ip, struct sfs_ext_stats *st, char *why, size_t len);
+
+/* ---- internals shared by the extent_*.c files ---- */
+
+unsigned sfs_ext_cap(struct sfs_fs *fs, unsigned capacity);
+void sfs_ext_level_load(struct sfs_fs *fs, struct sfs_ext_level *l);
+void sfs_ext_set_entries(struct sfs_ext_level *l, unsigned n);
+uint32_t sfs_ext_level_key(const struct sfs_ext_level *l, unsigned depth_of_node);
+/* Take write access to level @L (the inode's table block for the root). */
+int sfs_ext_level_access(struct sfs_trans *t, struct sfs_ext_path *p, unsigned L);
+/* Around a change of level @L: lock the block (begin); stamp, log and
+ * unlock it, or for the root copy it to the inode and log that (end). */
+void sfs_ext_level_begin(struct sfs_ext_path *p, unsigned L);
+int sfs_ext_level_end(struct sfs_trans *t, struct sfs_ext_path *p, unsigned L);
+/* Entry slots. */
+static inline uint8_t *sfs_ext_slot(const struct sfs_ext_level *l, unsigned i)
+{
+	return l->node + sizeof(struct sfs_disk_extent_hdr) + (size_t)i * 16;
+}
+void sfs_ext_slot_insert(struct sfs_ext_level *l, unsigned i, unsigned count);
+void sfs_ext_slot_delete(struct sfs_ext_level *l, unsigned i, unsigned count);
+/* Prepare / apply the index-key corrections above level @L after its
+ * first key changed: access every ancestor whose key must follow. */
+int sfs_ext_keys_access(struct sfs_trans *t, struct sfs_ext_path *p, unsigned L);
+int sfs_ext_keys_fix(struct sfs_trans *t, struct sfs_ext_path *p, unsigned L);
+/* Make the leaf where @lblk belongs have @need free entries, splitting
+ * (and growing) as needed; returns the path to it (extent_insert.c). */
+int sfs_ext_make_room(struct sfs_trans *t, struct sfs_inode_info *ip, uint32_t lblk,
+		      unsigned need, unsigned flags, struct sfs_ext_path **out);
+/* Merge leaf entry @i with its neighbours where contiguous; returns the
+ * index the merged extent ends up at. */
+unsigned sfs_ext_leaf_merge(struct sfs_fs *fs, struct sfs_ext_level *l, unsigned i);
+bool sfs_ext_mergeable(const struct sfs_extent *a, const struct sfs_extent *b);
+/* A goal for a new tree block: near the inode's data. */
+uint64_t sfs_ext_tree_goal(const struct sfs_ext_path *p);
+/* Report a structural problem of the tree (returns -EUCLEAN). */
+int sfs_ext_corrupt(struct sfs_inode_info *ip, uint64_t blk, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

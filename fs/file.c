@@ -1,0 +1,651 @@
+/*
+ * File data operations of the public API: read, write-allocate,
+ * fallocate, range removal, fsync, extent maps, and the block-level
+ * operations the tools and the crash harness use.
+ *
+ * Data goes to the device synchronously, without a cache (issue 10 puts
+ * the page cache in front): a write maps its blocks in a handle, writes
+ * the data, then logs the new size and stops the handle, so the data is
+ * on the device before any commit that maps it can happen -- ordered mode
+ * by construction (the commit's pre-commit flush makes it durable first).
+ * Newly allocated and unwritten blocks are written whole, zero-filled
+ * around the data, so no stale bytes can ever be read back; unwritten
+ * extents become written only after their data is on the device.
+ *
+ * A write or fallocate that meets ENOSPC while blocks freed by the running
+ * transaction are still busy forces a commit and tries once more (ext4's
+ * should_retry_alloc): those blocks are free as soon as it is durable.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fs/balloc.h"
+#include "fs/extent_tree.h"
+#include "fs/file.h"
+
+/* Blocks one write transaction maps at most (1 MiB of 4 KiB blocks). */
+#define SFS_WRITE_CHUNK 256u
+
+static bool retry_after_commit(struct sfs_fs *fs, int ret, int *tries)
+{
+	if (ret != -ENOSPC || (*tries)++ || !sfs_balloc_commit_would_help(fs))
+		return false;
+	SFS_STAT(fs, commit_retries, 1);
+	return jnl_force_commit(fs->j) == 0;
+}
+
+static uint64_t max_bytes(const struct sfs_fs *fs)
+{
+	return 1ull << (32 + fs->blog);
+}
+
+static int get_file(struct sfs_fs *fs, uint64_t ino, bool write, struct sfs_inode_info **out)
+{
+	int ret = write ? sfs_fs_writable(fs) : sfs_fs_readable(fs);
+
+	if (!ret)
+		ret = sfs_iget(fs, ino, out);
+	if (!ret && !S_ISREG((*out)->d.mode)) {
+		ret = S_ISDIR((*out)->d.mode) ? -EISDIR : -EINVAL;
+		sfs_iput(*out);
+	}
+	return ret;
+}
+
+/* relatime: atime moves when it is older than mtime or ctime, or a day old. */
+static void read_touch(struct sfs_fs *fs, struct sfs_inode_info *ip)
+{
+	struct sfs_timespec now;
+	struct sfs_trans t;
+	bool stale;
+
+	if (sfs_fs_writable(fs))
+		return;
+	sfs_now(&now);
+	mc_mutex_lock(&ip->attr_lock);
+	stale = !(ip->d.flags & SFS_INODE_FL_NOATIME) &&
+		(ip->d.atime.sec < ip->d.mtime.sec || ip->d.atime.sec < ip->d.ctime.sec ||
+		 ip->d.atime.sec + 86400 < now.sec);
+	mc_mutex_unlock(&ip->attr_lock);
+	if (!stale || sfs_trans_start(fs, 1, 0, &t))
+		return;
+	if (!sfs_inode_access(&t, ip, false)) {
+		mc_mutex_lock(&ip->attr_lock);
+		ip->d.atime = now;
+		mc_mutex_unlock(&ip->attr_lock);
+		sfs_inode_commit(&t, ip);
+	}
+	sfs_trans_stop(&t);
+}
+
+ssize_t sfs_read(struct sfs_fs *fs, uint64_t ino, void *buf, size_t len, uint64_t off)
+{
+	struct sfs_inode_info *ip;
+	uint64_t size;
+	size_t done = 0;
+	int ret;
+
+	mc_op_begin();
+	ret = get_file(fs, ino, false, &ip);
+	if (ret)
+		goto out_op;
+	mc_read_lock(&ip->rwsem);
+	mc_mutex_lock(&ip->attr_lock);
+	size = ip->d.size;
+	mc_mutex_unlock(&ip->attr_lock);
+	if (off >= size)
+		len = 0;
+	else if (len > size - off)
+		len = (size_t)(size - off);
+	while (done < len) {
+		uint64_t pos = off + done;
+		uint32_t boff = (uint32_t)(pos & (fs->bsize - 1));
+		uint64_t want = (boff + (len - done) + fs->bsize - 1) >> fs->blog;
+		struct sfs_mapping m;
+		size_t n;
+
+		ret = sfs_map_blocks(NULL, ip, (uint32_t)(pos >> fs->blog),
+				     (uint32_t)(want > SFS_MAX_EXTENT_LEN ? SFS_MAX_EXTENT_LEN : want),
+				     0, &m);
+		if (ret)
+			break;
+		n = ((size_t)m.len << fs->blog) - boff;
+		if (n > len - done)
+			n = len - done;
+		if (m.state == SFS_MAPPED_WRITTEN) {
+			ret = sfs_bdev_read(fs->bdev, (uint8_t *)buf + done, n,
+					    (m.pblk << fs->blog) + boff);
+			if (ret)
+				break;
+		} else {
+			memset((uint8_t *)buf + done, 0, n);
+		}
+		done += n;
+	}
+	mc_rw_unlock(&ip->rwsem);
+	if (done)
+		read_touch(fs, ip);
+	sfs_iput(ip);
+out_op:
+	mc_op_end();
+	return done ? (ssize_t)done : ret;
+}
+
+/*
+ * Write @n bytes at byte @boff of the mapped run @m.  Blocks that hold
+ * nothing yet (fresh or unwritten) are written whole with zeros around the
+ * data; partly written blocks of a written extent are read first.
+ */
+static int write_data(struct sfs_fs *fs, const struct sfs_mapping *m, uint32_t boff,
+		      const uint8_t *src, size_t n, uint8_t *bounce)
+{
+	uint64_t at = m->pblk << fs->blog;
+	size_t nblocks = (boff + n + fs->bsize - 1) >> fs->blog, bytes = nblocks << fs->blog;
+	bool zero = m->fresh || m->state == SFS_MAPPED_UNWRITTEN;
+	int ret;
+
+	if (!boff && !(n & (fs->bsize - 1)))
+		return sfs_bdev_write(fs->bdev, src, n, at);
+	if (zero) {
+		memset(bounce, 0, bytes);
+	} else {
+		if (boff) {
+			ret = sfs_bdev_read(fs->bdev, bounce, fs->bsize, at);
+			if (ret)
+				return ret;
+		}
+		if (((boff + n) & (fs->bsize - 1)) && (nblocks > 1 || !boff)) {
+			ret = sfs_bdev_read(fs->bdev, bounce + bytes - fs->bsize, fs->bsize,
+					    at + bytes - fs->bsize);
+			if (ret)
+				return ret;
+		}
+	}
+	memcpy(bounce + boff, src, n);
+	return sfs_bdev_write(fs->bdev, bounce, bytes, at);
+}
+
+/* Undo a fresh allocation whose data could not be written. */
+static void drop_fresh(struct sfs_trans *t, struct sfs_inode_info *ip, const struct sfs_mapping *m)
+{
+	mc_write_lock(&ip->data_sem);
+	sfs_ext_remove(t, ip, m->lblk, (uint64_t)m->lblk + m->len, SFS_EXT_USE_RESERVE, NULL);
+	mc_rw_unlock(&ip->data_sem);
+}
+
+ssize_t sfs_write(struct sfs_fs *fs, uint64_t ino, const void *buf, size_t len, uint64_t off,
+		  unsigned flags, const struct sfs_cred *cr)
+{
+	struct sfs_inode_info *ip;
+	bool privileged = !cr || cr->privileged;
+	uint8_t *bounce = NULL;
+	uint64_t spanned;
+	size_t done = 0;
+	int ret, tries = 0;
+
+	mc_op_begin();
+	if (!len) {
+		ret = 0;
+		goto out_op;
+	}
+	if (off >= max_bytes(fs) || len > max_bytes(fs) - off) {
+		ret = -EFBIG;
+		goto out_op;
+	}
+	ret = get_file(fs, ino, true, &ip);
+	if (ret)
+		goto out_op;
+	mc_write_lock(&ip->rwsem);
+	if (ip->d.flags & SFS_INODE_FL_IMMUTABLE) {
+		ret = -EPERM;
+		goto out;
+	}
+	if ((ip->d.flags & SFS_INODE_FL_APPEND) && off != ip->d.size) {
+		ret = -EPERM;
+		goto out;
+	}
+	/* Taken before any block is: a write must not fail after mapping. */
+	spanned = ((off & (fs->bsize - 1)) + len + fs->bsize - 1) >> fs->blog;
+	bounce = mc_alloc_named("file.bounce",
+				(size_t)(spanned < SFS_WRITE_CHUNK ? spanned : SFS_WRITE_CHUNK) << fs->blog,
+				MC_KERNEL);
+	if (!bounce) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	while (done < len) {
+		uint64_t pos = off + done;
+		uint32_t boff = (uint32_t)(pos & (fs->bsize - 1));
+		uint64_t want = (boff + (len - done) + fs->bsize - 1) >> fs->blog;
+		struct sfs_mapping m;
+		struct sfs_trans t;
+		size_t n;
+		int ret2;
+
+		if (want > SFS_WRITE_CHUNK)
+			want = SFS_WRITE_CHUNK;
+		ret = sfs_trans_start(fs, sfs_map_credits(ip) + sfs_ext_credits(ip) + 2, 0, &t);
+		if (ret)
+			break;
+		ret = sfs_map_blocks(&t, ip, (uint32_t)(pos >> fs->blog), (uint32_t)want,
+				     SFS_MAPF_CREATE | (privileged ? SFS_MAPF_PRIVILEGED : 0), &m);
+		if (ret) {
+			sfs_trans_stop(&t);
+			if (retry_after_commit(fs, ret, &tries))
+				continue;
+			break;
+		}
+		n = ((size_t)m.len << fs->blog) - boff;
+		if (n > len - done)
+			n = len - done;
+		ret = write_data(fs, &m, boff, (const uint8_t *)buf + done, n, bounce);
+		if (!ret && m.state == SFS_MAPPED_UNWRITTEN) {
+			mc_write_lock(&ip->data_sem);
+			ret = sfs_ext_mark_written(&t, ip, m.lblk,
+						   (uint32_t)((boff + n + fs->bsize - 1) >> fs->blog), 0);
+			mc_rw_unlock(&ip->data_sem);
+		} else if (ret && m.fresh) {
+			drop_fresh(&t, ip, &m);
+		}
+		if (!ret)
+			ret = sfs_inode_access(&t, ip, false);
+		if (!ret) {
+			struct sfs_timespec now;
+
+			sfs_now(&now);
+			mc_mutex_lock(&ip->attr_lock);
+			if (pos + n > ip->d.size)
+				ip->d.size = pos + n;
+			ip->d.mtime = ip->d.ctime = now;
+			if ((flags & SFS_WRITE_KILL_PRIV) && !privileged)
+				ip->d.mode = sfs_mode_kill_priv(ip->d.mode);
+			mc_mutex_unlock(&ip->attr_lock);
+			ret = sfs_inode_commit(&t, ip);
+		}
+		if (!ret && (flags & SFS_WRITE_SYNC) && done + n == len)
+			jnl_handle_set_sync(t.h);
+		ret2 = sfs_trans_stop(&t);
+		if (!ret)
+			ret = ret2;
+		if (ret)
+			break;
+		done += n;
+	}
+out:
+	mc_free(bounce);
+	mc_rw_unlock(&ip->rwsem);
+	sfs_iput(ip);
+out_op:
+	mc_op_end();
+	return done ? (ssize_t)done : ret;
+}
+
+/* Map [lblk, end) with @flags (holes only), one transaction per extent. */
+static int alloc_blocks(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t lblk,
+			uint64_t end, unsigned flags)
+{
+	int ret = 0, tries = 0;
+
+	while (lblk < end) {
+		uint64_t want = end - lblk;
+		struct sfs_mapping m;
+		struct sfs_trans t;
+		int ret2;
+
+		ret = sfs_trans_start(fs, sfs_map_credits(ip), 0, &t);
+		if (ret)
+			break;
+		ret = sfs_map_blocks(&t, ip, (uint32_t)lblk,
+				     (uint32_t)(want > SFS_MAX_EXTENT_LEN ? SFS_MAX_EXTENT_LEN : want),
+				     SFS_MAPF_CREATE | flags, &m);
+		ret2 = sfs_trans_stop(&t);
+		if (!ret)
+			ret = ret2;
+		if (ret) {
+			if (retry_after_commit(fs, ret, &tries))
+				continue;
+			break;
+		}
+		lblk = (uint64_t)m.lblk + m.len;
+	}
+	return ret;
+}
+
+/* Set size / times after an allocation or removal. */
+static int update_inode(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t new_size,
+			unsigned touch)
+{
+	struct sfs_trans t;
+	int ret, ret2;
+
+	ret = sfs_trans_start(fs, 1, 0, &t);
+	if (ret)
+		return ret;
+	ret = sfs_inode_access(&t, ip, false);
+	if (!ret) {
+		mc_mutex_lock(&ip->attr_lock);
+		if (new_size > ip->d.size)
+			ip->d.size = new_size;
+		mc_mutex_unlock(&ip->attr_lock);
+		sfs_inode_touch(ip, touch);
+		ret = sfs_inode_commit(&t, ip);
+	}
+	ret2 = sfs_trans_stop(&t);
+	return ret ? ret : ret2;
+}
+
+int sfs_fallocate(struct sfs_fs *fs, uint64_t ino, unsigned mode, uint64_t off, uint64_t len,
+		  const struct sfs_cred *cr)
+{
+	struct sfs_inode_info *ip;
+	int ret;
+
+	mc_op_begin();
+	if (!len) {
+		ret = -EINVAL;
+		goto out_op;
+	}
+	if (mode & ~SFS_FALLOC_KEEP_SIZE) {
+		ret = -EOPNOTSUPP;
+		goto out_op;
+	}
+	if (off >= max_bytes(fs) || len > max_bytes(fs) - off) {
+		ret = -EFBIG;
+		goto out_op;
+	}
+	ret = get_file(fs, ino, true, &ip);
+	if (ret)
+		goto out_op;
+	mc_write_lock(&ip->rwsem);
+	if (ip->d.flags & (SFS_INODE_FL_IMMUTABLE | SFS_INODE_FL_APPEND)) {
+		ret = -EPERM;
+		goto out;
+	}
+	ret = alloc_blocks(fs, ip, off >> fs->blog, (off + len + fs->bsize - 1) >> fs->blog,
+			   SFS_MAPF_UNWRITTEN | ((!cr || cr->privileged) ? SFS_MAPF_PRIVILEGED : 0));
+	if (!ret)
+		ret = update_inode(fs, ip, (mode & SFS_FALLOC_KEEP_SIZE) ? 0 : off + len,
+				   SFS_T_CTIME | ((mode & SFS_FALLOC_KEEP_SIZE) ? 0 : SFS_T_MTIME));
+out:
+	mc_rw_unlock(&ip->rwsem);
+	sfs_iput(ip);
+out_op:
+	mc_op_end();
+	return ret;
+}
+
+/* Zero bytes [from, to) of the block holding them, if it is written. */
+static int zero_in_block(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t from, uint64_t to)
+{
+	uint32_t a = (uint32_t)(from & (fs->bsize - 1));
+	struct sfs_mapping m;
+	uint8_t *blk;
+	int ret;
+
+	ret = sfs_map_blocks(NULL, ip, (uint32_t)(from >> fs->blog), 1, 0, &m);
+	if (ret || m.state != SFS_MAPPED_WRITTEN)
+		return ret;
+	blk = mc_alloc_named("file.bounce", fs->bsize, MC_KERNEL);
+	if (!blk)
+		return -ENOMEM;
+	ret = sfs_bdev_read(fs->bdev, blk, fs->bsize, m.pblk << fs->blog);
+	if (!ret) {
+		memset(blk + a, 0, (size_t)(to - from));
+		ret = sfs_bdev_write(fs->bdev, blk, fs->bsize, m.pblk << fs->blog);
+	}
+	mc_free(blk);
+	return ret;
+}
+
+static int unmap_blocks(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t first,
+			uint64_t end)
+{
+	struct sfs_trans t;
+	int ret, ret2;
+
+	if (first >= end)
+		return 0;
+	sfs_pa_discard(fs, ip);
+	ret = sfs_trans_start(fs, sfs_ext_credits(ip) + 8, 0, &t);
+	if (ret)
+		return ret;
+	mc_write_lock(&ip->data_sem);
+	ret = sfs_ext_remove(&t, ip, (uint32_t)first, end, SFS_EXT_USE_RESERVE, NULL);
+	mc_rw_unlock(&ip->data_sem);
+	ret2 = sfs_trans_stop(&t);
+	return ret ? ret : ret2;
+}
+
+int sfs_remove_range(struct sfs_fs *fs, uint64_t ino, uint64_t off, uint64_t len)
+{
+	struct sfs_inode_info *ip;
+	uint64_t end, first, last;
+	int ret;
+
+	mc_op_begin();
+	if (!len || off >= max_bytes(fs)) {
+		ret = len ? 0 : -EINVAL;
+		goto out_op;
+	}
+	end = len > max_bytes(fs) - off ? max_bytes(fs) : off + len;
+	ret = get_file(fs, ino, true, &ip);
+	if (ret)
+		goto out_op;
+	mc_write_lock(&ip->rwsem);
+	if (ip->d.flags & (SFS_INODE_FL_IMMUTABLE | SFS_INODE_FL_APPEND)) {
+		ret = -EPERM;
+		goto out;
+	}
+	first = (off + fs->bsize - 1) >> fs->blog;
+	last = end >> fs->blog;
+	if (off & (fs->bsize - 1)) {
+		uint64_t stop = (off | (fs->bsize - 1)) + 1;
+
+		ret = zero_in_block(fs, ip, off, stop < end ? stop : end);
+	}
+	if (!ret && (end & (fs->bsize - 1)) && (end >> fs->blog) >= first)
+		ret = zero_in_block(fs, ip, end & ~(uint64_t)(fs->bsize - 1), end);
+	if (!ret)
+		ret = unmap_blocks(fs, ip, first, last);
+	if (!ret)
+		ret = update_inode(fs, ip, 0, SFS_T_CTIME | SFS_T_MTIME);
+out:
+	mc_rw_unlock(&ip->rwsem);
+	sfs_iput(ip);
+out_op:
+	mc_op_end();
+	return ret;
+}
+
+int sfs_fsync(struct sfs_fs *fs, uint64_t ino, bool datasync)
+{
+	struct sfs_inode_info *ip;
+	int ret;
+
+	(void)datasync;   /* data is written through: both need the same commit */
+	mc_op_begin();
+	ret = sfs_fs_readable(fs);
+	if (!ret)
+		ret = sfs_iget(fs, ino, &ip);
+	if (!ret) {
+		if (fs->j)
+			ret = jnl_fsync(fs->j, ip->last_tid);
+		sfs_iput(ip);
+	}
+	mc_op_end();
+	return ret;
+}
+
+struct map_walk {
+	uint64_t end;
+	struct sfs_map *out;
+	unsigned max, n;
+};
+
+static int collect(void *arg, const struct sfs_extent *e)
+{
+	struct map_walk *w = arg;
+
+	if (e->lblk >= w->end || w->n >= w->max)
+		return 1;
+	w->out[w->n++] = (struct sfs_map){
+		.lblk = e->lblk, .pblk = e->pblk, .len = e->len,
+		.flags = sfs_ext_unwritten(e) ? SFS_MAP_UNWRITTEN : 0,
+	};
+	return 0;
+}
+
+int sfs_extent_map(struct sfs_fs *fs, uint64_t ino, uint64_t lblk, uint64_t count,
+		   struct sfs_map *out, unsigned max, unsigned *n)
+{
+	struct map_walk w = { .out = out, .max = max };
+	struct sfs_inode_info *ip;
+	int ret;
+
+	*n = 0;
+	mc_op_begin();
+	ret = sfs_fs_readable(fs);
+	if (!ret && lblk >= SFS_EXT_LBLK_END)
+		goto out_op;
+	if (!ret)
+		ret = sfs_iget(fs, ino, &ip);
+	if (ret)
+		goto out_op;
+	w.end = count > SFS_EXT_LBLK_END - lblk ? SFS_EXT_LBLK_END : lblk + count;
+	mc_read_lock(&ip->data_sem);
+	ret = sfs_ext_walk(ip, (uint32_t)lblk, 0, collect, &w);
+	mc_rw_unlock(&ip->data_sem);
+	sfs_iput(ip);
+	*n = w.n;
+	if (ret > 0)
+		ret = 0;
+out_op:
+	mc_op_end();
+	return ret;
+}
+
+int sfs_alloc_range(struct sfs_fs *fs, uint64_t ino, uint64_t lblk, uint64_t count,
+		    bool unwritten)
+{
+	struct sfs_inode_info *ip;
+	int ret;
+
+	mc_op_begin();
+	if (lblk >= SFS_EXT_LBLK_END || count > SFS_EXT_LBLK_END - lblk) {
+		ret = -EFBIG;
+		goto out_op;
+	}
+	ret = get_file(fs, ino, true, &ip);
+	if (ret)
+		goto out_op;
+	mc_write_lock(&ip->rwsem);
+	ret = alloc_blocks(fs, ip, lblk, lblk + count,
+			   SFS_MAPF_PRIVILEGED | (unwritten ? SFS_MAPF_UNWRITTEN : 0));
+	mc_rw_unlock(&ip->rwsem);
+	sfs_iput(ip);
+out_op:
+	mc_op_end();
+	return ret;
+}
+
+int sfs_unmap_range(struct sfs_fs *fs, uint64_t ino, uint64_t lblk, uint64_t count)
+{
+	struct sfs_inode_info *ip;
+	int ret;
+
+	mc_op_begin();
+	ret = get_file(fs, ino, true, &ip);
+	if (ret)
+		goto out_op;
+	mc_write_lock(&ip->rwsem);
+	if (lblk < SFS_EXT_LBLK_END)
+		ret = unmap_blocks(fs, ip, lblk,
+				   count > SFS_EXT_LBLK_END - lblk ? SFS_EXT_LBLK_END : lblk + count);
+	mc_rw_unlock(&ip->rwsem);
+	sfs_iput(ip);
+out_op:
+	mc_op_end();
+	return ret;
+}
+
+int sfs_convert_range(struct sfs_fs *fs, uint64_t ino, uint64_t lblk, uint64_t count)
+{
+	struct sfs_inode_info *ip;
+	struct sfs_trans t;
+	int ret, ret2;
+
+	mc_op_begin();
+	if (lblk >= SFS_EXT_LBLK_END || count > SFS_EXT_LBLK_END - lblk) {
+		ret = -EINVAL;
+		goto out_op;
+	}
+	ret = get_file(fs, ino, true, &ip);
+	if (ret)
+		goto out_op;
+	mc_write_lock(&ip->rwsem);
+	ret = sfs_trans_start(fs, sfs_ext_credits(ip), 0, &t);
+	if (!ret) {
+		mc_write_lock(&ip->data_sem);
+		while (!ret && count) {
+			uint32_t n = count > SFS_MAX_EXTENT_LEN ? SFS_MAX_EXTENT_LEN : (uint32_t)count;
+
+			ret = sfs_ext_mark_written(&t, ip, (uint32_t)lblk, n, 0);
+			lblk += n;
+			count -= n;
+		}
+		mc_rw_unlock(&ip->data_sem);
+		ret2 = sfs_trans_stop(&t);
+		if (!ret)
+			ret = ret2;
+	}
+	mc_rw_unlock(&ip->rwsem);
+	sfs_iput(ip);
+out_op:
+	mc_op_end();
+	return ret;
+}
+
+static int check_tree(struct sfs_fs *fs, uint64_t ino, struct sfs_ext_stats *st, char *why,
+		      size_t len)
+{
+	struct sfs_inode_info *ip;
+	int ret;
+
+	ret = sfs_fs_readable(fs);
+	if (!ret)
+		ret = sfs_iget(fs, ino, &ip);
+	if (ret)
+		return ret;
+	mc_read_lock(&ip->data_sem);
+	ret = sfs_ext_check(ip, st, why, len);
+	mc_rw_unlock(&ip->data_sem);
+	sfs_iput(ip);
+	return ret;
+}
+
+int sfs_extent_depth(struct sfs_fs *fs, uint64_t ino, unsigned *depth, uint64_t *nodes)
+{
+	struct sfs_ext_stats st;
+	int ret;
+
+	mc_op_begin();
+	ret = check_tree(fs, ino, &st, NULL, 0);
+	if (!ret) {
+		*depth = st.depth;
+		if (nodes)
+			*nodes = st.nodes;
+	}
+	mc_op_end();
+	return ret;
+}
+
+int sfs_extent_verify(struct sfs_fs *fs, uint64_t ino, char *why, size_t whylen)
+{
+	int ret;
+
+	mc_op_begin();
+	ret = check_tree(fs, ino, NULL, why, whylen);
+	mc_op_end();
+	return ret;
+}

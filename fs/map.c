@@ -1,0 +1,110 @@
+/*
+ * Mapping a file's logical blocks (ext4's map_blocks): look the extent up
+ * under data_sem for reading; to allocate, take data_sem for writing,
+ * look again (someone may have allocated meanwhile), and allocate the
+ * hole near the blocks of the extent before it (or after the inode's
+ * group start), so a file written in order lands in one run.
+ */
+#include <errno.h>
+
+#include "fs/balloc.h"
+#include "fs/extent_tree.h"
+#include "fs/file.h"
+
+unsigned sfs_map_credits(struct sfs_inode_info *ip)
+{
+	return sfs_ext_credits(ip) + SFS_CREDITS_GROUP + 1;
+}
+
+static void fill(struct sfs_mapping *m, const struct sfs_extent *e, uint32_t lblk, uint32_t len)
+{
+	uint64_t left = sfs_ext_end(e) - lblk;
+
+	m->lblk = lblk;
+	m->len = len < left ? len : (uint32_t)left;
+	m->pblk = e->pblk + (lblk - e->lblk);
+	m->state = sfs_ext_unwritten(e) ? SFS_MAPPED_UNWRITTEN : SFS_MAPPED_WRITTEN;
+	m->fresh = false;
+}
+
+/* Physical block a new extent at @lblk should start at. */
+static uint64_t find_goal(struct sfs_inode_info *ip, uint32_t lblk, unsigned eflags)
+{
+	struct sfs_extent e;
+
+	if (sfs_ext_prev(ip, lblk, eflags, &e) == 1)
+		return e.pblk + (lblk - e.lblk);
+	if (sfs_ext_next(ip, lblk, eflags, &e) == 1 && e.pblk > (uint64_t)(e.lblk - lblk))
+		return e.pblk - (e.lblk - lblk);
+	return 0;
+}
+
+int sfs_map_blocks(struct sfs_trans *t, struct sfs_inode_info *ip, uint32_t lblk, uint32_t len,
+		   unsigned flags, struct sfs_mapping *m)
+{
+	unsigned eflags = (flags & SFS_MAPF_NOFAIL) ? SFS_EXT_NOFAIL : 0;
+	struct sfs_alloc_req req = { .ip = ip, .lblk = lblk };
+	struct sfs_extent e;
+	uint64_t pblk;
+	uint32_t got;
+	int ret;
+
+	if (!len)
+		return -EINVAL;
+	if (!(flags & SFS_MAPF_CREATE)) {
+		mc_read_lock(&ip->data_sem);
+		ret = sfs_ext_lookup(ip, lblk, eflags, &e);
+		mc_rw_unlock(&ip->data_sem);
+		if (ret < 0)
+			return ret;
+		if (ret) {
+			fill(m, &e, lblk, len);
+		} else {
+			*m = (struct sfs_mapping){ .lblk = lblk, .state = SFS_MAPPED_HOLE,
+						   .len = len < e.len ? len : e.len };
+		}
+		return 0;
+	}
+
+	mc_write_lock(&ip->data_sem);
+	ret = sfs_ext_lookup(ip, lblk, eflags, &e);
+	if (ret < 0)
+		goto out;
+	if (ret) {
+		fill(m, &e, lblk, len);
+		ret = 0;
+		goto out;
+	}
+	req.len = len < e.len ? len : e.len;
+	req.goal = find_goal(ip, lblk, eflags);
+	req.flags = ((flags & SFS_MAPF_NOFAIL) ? SFS_ALLOC_NOFAIL : 0) |
+		    ((flags & SFS_MAPF_PRIVILEGED) ? SFS_ALLOC_PRIVILEGED : 0) |
+		    ((flags & SFS_MAPF_RESERVED) ? SFS_ALLOC_RESERVED : 0);
+	/* Write access to the inode first: once blocks are taken, recording
+	 * them in its block count must not be able to fail. */
+	ret = sfs_inode_access(t, ip, flags & SFS_MAPF_NOFAIL);
+	if (ret)
+		goto out;
+	ret = sfs_balloc(t, &req, &pblk, &got);
+	if (ret)
+		goto out;
+	e.lblk = lblk;
+	e.len = (uint16_t)got;
+	e.pblk = pblk;
+	e.flags = (flags & SFS_MAPF_UNWRITTEN) ? SFS_EXTENT_FL_UNWRITTEN : 0;
+	ret = sfs_ext_insert(t, ip, &e, eflags);
+	if (ret) {
+		/* Still in this transaction's buffers: cannot fail on memory. */
+		sfs_bfree(t, pblk, got, true);
+		goto out;
+	}
+	mc_mutex_lock(&ip->attr_lock);
+	ip->d.blocks += got;
+	mc_mutex_unlock(&ip->attr_lock);
+	ret = sfs_inode_commit(t, ip);
+	fill(m, &e, lblk, got);
+	m->fresh = true;
+out:
+	mc_rw_unlock(&ip->data_sem);
+	return ret;
+}
