@@ -341,7 +341,8 @@ int crash_run(const struct crash_workload *wl, const struct crash_opts *o,
 			char d[256];
 			describe(d, sizeof(d), sel, end - first, v.torn);
 			/* An unsafe variant is expected to fail: one example is enough. */
-			if (o->verbose || res->failures <= (wl->expect_failures ? 1u : 10u))
+			if (o->verbose || (!o->quiet &&
+					   res->failures <= (wl->expect_failures ? 1u : 10u)))
 				printf("FAIL %s seed %u epoch %zu variant %zu (%s; last ack %s): %s\n"
 				       "  reproduce: scopefs-crash --workload %s --seed %u --only %zu:%zu --keep\n",
 				       wl->name, o->seed, e, k, d, mark ? mark : "none", err,

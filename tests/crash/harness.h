@@ -20,10 +20,11 @@ struct crash_opts {
 	int only_torn;            /* -1 none, else index in the subset to tear */
 	bool keep;                /* keep the failing image */
 	bool verbose;
+	bool quiet;                /* print no FAIL lines (a family already showed one) */
 };
 
 struct crash_result {
-	uint64_t epochs, points, failures, writes, flushes;
+	uint64_t runs, epochs, points, failures, writes, flushes;
 	double seconds;
 };
 

@@ -20,7 +20,8 @@
 #include "harness.h"
 
 static const struct crash_workload *const workloads[] = {
-	&wl_raw, &wl_raw_unsafe, &wl_journal, &wl_journal_unsafe,
+	&wl_raw, &wl_raw_unsafe, &wl_journal, &wl_journal_unsafe, &wl_ace,
+	&wl_ace_unsafe,
 };
 #define NWL (sizeof(workloads) / sizeof(workloads[0]))
 
@@ -38,10 +39,40 @@ static const char *default_dir(void)
 	return access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/var/tmp";
 }
 
+/* One run, or every member of a generated family (seed = its number). */
+static int run_family(const struct crash_workload *wl, const struct crash_opts *o,
+		      int seed_given, struct crash_result *total)
+{
+	struct crash_opts one = *o;
+	unsigned n = wl->count && !seed_given ? wl->count(o->set == CRASH_FULL) : 1;
+
+	memset(total, 0, sizeof(*total));
+	for (unsigned s = 0; s < n; s++) {
+		struct crash_result r;
+
+		if (wl->count && !seed_given)
+			one.seed = s;
+		if (crash_run(wl, &one, &r))
+			return -1;
+		/* For an unsafe family one example shows the checker can fail. */
+		if (wl->expect_failures && r.failures)
+			one.quiet = true;
+		total->epochs += r.epochs;
+		total->points += r.points;
+		total->failures += r.failures;
+		total->writes += r.writes;
+		total->flushes += r.flushes;
+		total->seconds += r.seconds;
+	}
+	total->runs = n;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct crash_opts o = { .set = CRASH_QUICK, .seed = 1, .only_epoch = -1, .only_torn = -1 };
 	const char *only_wl = NULL;
+	int seed_given = 0;
 	uint64_t points = 0, failures = 0, runs = 0;
 	int bad = 0;
 	char err[256];
@@ -57,6 +88,7 @@ int main(int argc, char **argv)
 			only_wl = argv[++i];
 		} else if (!strcmp(a, "--seed") && i + 1 < argc) {
 			o.seed = (unsigned)strtoul(argv[++i], NULL, 0);
+			seed_given = 1;
 		} else if (!strcmp(a, "--dir") && i + 1 < argc) {
 			o.dir = argv[++i];
 		} else if (!strcmp(a, "--only") && i + 1 < argc) {
@@ -95,7 +127,7 @@ int main(int argc, char **argv)
 		if (only_wl && strcmp(only_wl, wl->name))
 			continue;
 		runs++;
-		if (crash_run(wl, &o, &r)) {
+		if (run_family(wl, &o, seed_given, &r)) {
 			printf("%-16s ERROR: the workload could not run\n", wl->name);
 			bad = 1;
 			continue;
@@ -103,8 +135,10 @@ int main(int argc, char **argv)
 		points += r.points;
 		failures += wl->expect_failures ? 0 : r.failures;
 		int ok = wl->expect_failures ? r.failures > 0 : r.failures == 0;
-		printf("%-16s %s: %llu writes, %llu flushes, %llu epochs, %llu crash points, "
-		       "%llu failures%s (%.1f s)\n", wl->name, o.set == CRASH_FULL ? "full" : "quick",
+		printf("%-16s %s: %llu run%s, %llu writes, %llu flushes, %llu epochs, %llu crash "
+		       "points, %llu failures%s (%.1f s)\n", wl->name,
+		       o.set == CRASH_FULL ? "full" : "quick", (unsigned long long)r.runs,
+		       r.runs == 1 ? "" : "s",
 		       (unsigned long long)r.writes, (unsigned long long)r.flushes,
 		       (unsigned long long)r.epochs, (unsigned long long)r.points,
 		       (unsigned long long)r.failures,

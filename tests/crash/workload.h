@@ -22,9 +22,13 @@ struct crash_workload {
 	 * came after (NULL = none).  0 = consistent; else a reason in @err. */
 	int (*check)(const char *path, const char *bdev_opts, const char *mark, unsigned seed,
 		     char *err, size_t errlen);
+	/* A family of generated workloads: how many seeds the set runs
+	 * (seed = the sequence number); NULL = one run with the given seed. */
+	unsigned (*count)(int full);
 };
 
 extern const struct crash_workload wl_raw, wl_raw_unsafe;
 extern const struct crash_workload wl_journal, wl_journal_unsafe;
+extern const struct crash_workload wl_ace, wl_ace_unsafe;
 
 #endif
