@@ -41,7 +41,7 @@ static int number(const char *key, const char *v, uint64_t max, uint64_t *out, c
 
 static int one(struct sfs_mount_opts *o, char *key, char *v, char *err, size_t len)
 {
-	uint64_t n;
+	uint64_t n = 0;
 	size_t sz;
 	int ret = 0;
 
