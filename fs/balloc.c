@@ -178,6 +178,27 @@ out:
 	mc_spin_unlock(&gi->held_lock);
 }
 
+/*
+ * A tree block: the last free block of the group.  Data grows up from a
+ * group's start and tree blocks down from its end, so a file's next data
+ * block is not taken by its own index (ext4 gets the same effect from its
+ * locality-group preallocation).
+ */
+static void search_group_last(struct sfs_fs *fs, uint32_t grp, const uint8_t *map,
+			      struct found *best)
+{
+	struct sfs_group_info *gi = &fs->groups[grp];
+	uint32_t nbits = sfs_geo_group_blocks(&fs->sbi->geo, grp);
+	uint32_t lo = sfs_geo_group_overhead(&fs->sbi->geo);
+	int64_t i;
+
+	mc_spin_lock(&gi->held_lock);
+	i = sfs_cm_prev_free(map, gi->held, (int64_t)nbits - 1);
+	mc_spin_unlock(&gi->held_lock);
+	if (i >= (int64_t)lo)
+		*best = (struct found){ grp, (uint32_t)i, 1 };
+}
+
 /* ---- taking a run --------------------------------------------------- */
 
 /*
@@ -303,7 +324,10 @@ static int search_and_take(struct sfs_trans *t, const struct sfs_alloc_req *req,
 			mc_mutex_unlock(&gi->lock);
 			return ret;
 		}
-		if (pass == 0 && i == 0 && req->goal) {
+		if (req->flags & SFS_ALLOC_METADATA) {
+			search_group_last(fs, grp, sfs_bitmap_cdata(bh->data), &best);
+			want = 1;
+		} else if (pass == 0 && i == 0 && req->goal) {
 			uint32_t n = sfs_group_free_run_at(fs, grp, sfs_bitmap_cdata(bh->data), gidx,
 							   want);
 

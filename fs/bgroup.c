@@ -26,8 +26,7 @@ int sfs_group_bitmap(struct sfs_fs *fs, uint32_t grp, bool nofail, struct sfs_bu
 	if (sbi->gd[grp].flags & SFS_BG_BLOCK_UNINIT) {
 		/* Never written: whatever the cache or the disk holds is not its
 		 * content.  Rebuilding is cheap and the group lock keeps it ours. */
-		ret = sfs_buf_get(fs->bc, blk, &sfs_bbitmap_buf_ops,
-				  SFS_BUF_NEW | sfs_buf_flags(nofail), &bh);
+		ret = sfs_buf_new(fs, blk, &sfs_bbitmap_buf_ops, nofail, &bh);
 		if (ret)
 			return ret;
 		sfs_buf_lock(bh);

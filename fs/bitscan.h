@@ -67,6 +67,22 @@ static inline int64_t sfs_bm_prev_set(const uint8_t *map, int64_t from)
 	return -1;
 }
 
+/* Last bit <= @from that is clear in the combined map; -1 if none. */
+static inline int64_t sfs_cm_prev_free(const uint8_t *map, const uint8_t *held, int64_t from)
+{
+	while (from >= 0) {
+		uint32_t wi = (uint32_t)(from / 64), bit = (uint32_t)(from % 64);
+		uint64_t w = ~sfs_cm_word(map, held, wi);
+
+		if (bit < 63)
+			w &= (2ull << bit) - 1;
+		if (w)
+			return (int64_t)wi * 64 + 63 - __builtin_clzll(w);
+		from = (int64_t)wi * 64 - 1;
+	}
+	return -1;
+}
+
 static inline void sfs_bits_set(uint8_t *map, uint32_t idx, uint32_t len)
 {
 	for (; len && (idx & 7); idx++, len--)

@@ -83,8 +83,7 @@ static int new_node(struct sfs_trans *t, struct sfs_ext_path *p, struct sfs_buf 
 	ret = sfs_balloc(t, &req, &blk, &got);
 	if (ret)
 		return ret;
-	ret = sfs_buf_get(fs->bc, blk, &sfs_extent_buf_ops, SFS_BUF_NEW | sfs_buf_flags(nofail),
-			  &bh);
+	ret = sfs_buf_new(fs, blk, &sfs_extent_buf_ops, nofail, &bh);
 	if (!ret) {
 		ret = sfs_trans_access(t, bh);
 		if (ret)

@@ -221,6 +221,7 @@ static int remove_step(struct sfs_trans *t, struct sfs_inode_info *ip, uint32_t 
 	struct sfs_extent e;
 	uint64_t a, b;
 	unsigned d;
+	bool front;
 	int pos, ret;
 
 	ret = sfs_ext_find(ip, (uint32_t)(*cursor - 1), flags, &p);
@@ -255,10 +256,11 @@ static int remove_step(struct sfs_trans *t, struct sfs_inode_info *ip, uint32_t 
 		goto out;
 	}
 
+	front = a == e.lblk;   /* the extent's first block goes: its key may too */
 	ret = sfs_ext_level_access(t, p, d);
 	if (!ret)
 		ret = sfs_inode_access(t, ip, nofail);
-	if (!ret && pos == 0 && a == e.lblk)
+	if (!ret && pos == 0 && front)
 		ret = sfs_ext_keys_access(t, p, d);
 	if (!ret)
 		ret = sfs_bfree_prepare(t, e.pblk + (a - e.lblk), (uint32_t)(b - a), nofail, &bf);
@@ -287,7 +289,7 @@ static int remove_step(struct sfs_trans *t, struct sfs_inode_info *ip, uint32_t 
 	*freed += b - a;
 	if (!ret)
 		ret = sfs_inode_commit(t, ip);
-	if (!ret && pos == 0 && a == e.lblk && leaf->entries)
+	if (!ret && pos == 0 && front && leaf->entries)
 		ret = sfs_ext_keys_fix(t, p, d);
 	if (!ret)
 		*cursor = a;

@@ -19,8 +19,7 @@ static int inode_bitmap(struct sfs_fs *fs, uint32_t grp, bool nofail, struct sfs
 
 	*fresh = false;
 	if (sbi->gd[grp].flags & SFS_BG_INODE_UNINIT) {
-		ret = sfs_buf_get(fs->bc, blk, &sfs_ibitmap_buf_ops,
-				  SFS_BUF_NEW | sfs_buf_flags(nofail), out);
+		ret = sfs_buf_new(fs, blk, &sfs_ibitmap_buf_ops, nofail, out);
 		if (ret)
 			return ret;
 		sfs_buf_lock(*out);

@@ -67,6 +67,19 @@ int sfs_trans_ensure(struct sfs_trans *t, unsigned credits, mc_rwlock_t *drop)
 	return ret ? ret : 1;
 }
 
+int sfs_buf_new(struct sfs_fs *fs, uint64_t blk, const struct sfs_buf_ops *ops, bool nofail,
+		struct sfs_buf **out)
+{
+	int ret = sfs_buf_get(fs->bc, blk, ops, SFS_BUF_NEW | sfs_buf_flags(nofail), out);
+
+	if (!ret && (*out)->ops != ops) {
+		sfs_buf_lock(*out);
+		(*out)->ops = ops;
+		sfs_buf_unlock(*out);
+	}
+	return ret;
+}
+
 int sfs_trans_access(struct sfs_trans *t, struct sfs_buf *bh)
 {
 	int ret = jnl_get_write_access(t->h, bh);

@@ -54,6 +54,15 @@ static inline bool sfs_trans_nofail(const struct sfs_trans *t)
  */
 int sfs_trans_ensure(struct sfs_trans *t, unsigned credits, mc_rwlock_t *drop);
 
+/*
+ * A buffer for a block that gets new contents of type @ops (zero-filled,
+ * uptodate).  The cache keeps the ops a buffer was first created with
+ * (read-ahead may have guessed them from its neighbours); a new block's
+ * type is the one its new owner says.
+ */
+int sfs_buf_new(struct sfs_fs *fs, uint64_t blk, const struct sfs_buf_ops *ops, bool nofail,
+		struct sfs_buf **out);
+
 /* jnl_get_write_access: call before changing @bh, without its lock. */
 int sfs_trans_access(struct sfs_trans *t, struct sfs_buf *bh);
 /* Stamp @bh's checksum (its ops' prepare_write) and dirty it in the
