@@ -7,6 +7,10 @@
  *            the command table and the command loop
  *   show.c   read-only commands: sb, geometry, gd, inode, block, hex, type
  *   edit.c   corrupting / editing commands: set-*, flip-bit, break-csum, zero
+ *   extents.c  extent maps and trees, read raw; corrupting extent entries
+ *   lib.c    commands that go through the filesystem library (create,
+ *            alloc, write, remove, convert, truncate, unlink, verify,
+ *            stats): the image is mounted for each and unmounted after
  *   print.c  printing fields from the format's field tables, hex dumps
  */
 #ifndef SFS_DB_H
@@ -27,6 +31,8 @@ struct db {
 	struct sfs_sb_info sbi;      /* from the superblock copy in use */
 	bool have_sb;
 	uint64_t sb_source;          /* 0 = primary, else the backup's block */
+	uint64_t sblock;             /* -s: superblock copy asked for, 0 = primary */
+	const char *mount_opts;      /* -o: library mount options */
 };
 
 struct db_cmd {
@@ -46,6 +52,10 @@ int db_need_sb(struct db *db);
 int db_parse_u64(const char *s, uint64_t *v, const char *what);
 uint8_t *db_read_block(struct db *db, uint64_t blkno);     /* mc_free the result */
 int db_write_block(struct db *db, const void *buf, uint64_t blkno);
+/* Open the image raw (lock, device, superblock) / close it again (the
+ * library commands close it while they mount it). */
+int db_open(struct db *db);
+void db_close(struct db *db);
 /* Raw descriptor bytes of group @grp inside its primary GDT block. */
 int db_gd_locate(struct db *db, uint32_t grp, uint64_t *blkno, uint32_t *offset);
 
@@ -69,5 +79,17 @@ int db_cmd_set_self(struct db *db, int argc, char **argv);
 int db_cmd_flip_bit(struct db *db, int argc, char **argv);
 int db_cmd_break_csum(struct db *db, int argc, char **argv);
 int db_cmd_zero(struct db *db, int argc, char **argv);
+int db_cmd_extents(struct db *db, int argc, char **argv);
+int db_cmd_set_extent(struct db *db, int argc, char **argv);
+int db_cmd_set_ehdr(struct db *db, int argc, char **argv);
+int db_cmd_create(struct db *db, int argc, char **argv);
+int db_cmd_alloc(struct db *db, int argc, char **argv);
+int db_cmd_write(struct db *db, int argc, char **argv);
+int db_cmd_remove(struct db *db, int argc, char **argv);
+int db_cmd_convert(struct db *db, int argc, char **argv);
+int db_cmd_truncate(struct db *db, int argc, char **argv);
+int db_cmd_unlink(struct db *db, int argc, char **argv);
+int db_cmd_verify(struct db *db, int argc, char **argv);
+int db_cmd_stats(struct db *db, int argc, char **argv);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * scopefs-db [-w] [-s BLOCK] IMAGE [COMMAND [ARGS...]]
+ * scopefs-db [-w] [-s BLOCK] [-o OPTS] IMAGE [COMMAND [ARGS...]]
  *
  * With a command, runs it and exits (0 on success, 1 on failure).  Without
  * one, reads commands from standard input, one per line ("help" lists
@@ -45,6 +45,27 @@ const struct db_cmd db_commands[] = {
 	  db_cmd_flip_bit },
 	{ "break-csum", "BLK | inode INO", "corrupt a stored checksum", true, db_cmd_break_csum },
 	{ "zero", "BLK", "overwrite a block with zeros", true, db_cmd_zero },
+	{ "extents", "INO [tree]", "an inode's extent map (FIEMAP's view), or its whole tree", false,
+	  db_cmd_extents },
+	{ "set-extent", "root INO | BLK  INDEX FIELD VALUE [nocsum]",
+	  "set a field of an extent or index entry (lblk len flags pblk child)", true,
+	  db_cmd_set_extent },
+	{ "set-ehdr", "root INO | BLK  FIELD VALUE [nocsum]",
+	  "set an extent node header field (magic entries max depth)", true, db_cmd_set_ehdr },
+	{ "create", "[MODE]", "library: create an unnamed inode (octal mode, default 100644)", true,
+	  db_cmd_create },
+	{ "alloc", "INO LBLK COUNT [unwritten]", "library: allocate blocks of a file", true,
+	  db_cmd_alloc },
+	{ "write", "INO OFFSET LENGTH [BYTE]", "library: write LENGTH bytes of BYTE at OFFSET", true,
+	  db_cmd_write },
+	{ "remove", "INO LBLK COUNT", "library: unmap and free blocks of a file", true,
+	  db_cmd_remove },
+	{ "convert", "INO LBLK COUNT", "library: mark unwritten blocks written", true,
+	  db_cmd_convert },
+	{ "truncate", "INO SIZE", "library: set a file's size", true, db_cmd_truncate },
+	{ "unlink", "INO", "library: drop a link (the inode is freed at zero)", true, db_cmd_unlink },
+	{ "verify", "INO", "library: check every extent tree invariant", true, db_cmd_verify },
+	{ "stats", "", "library: mount and print the statistics", true, db_cmd_stats },
 	{ "help", "", "this list", false, cmd_help },
 	{ NULL, NULL, NULL, false, NULL },
 };
@@ -56,17 +77,20 @@ static int cmd_help(struct db *db, int argc, char **argv)
 	(void)argv;
 	for (const struct db_cmd *c = db_commands; c->name; c++)
 		printf("  %-10s %-34s %s%s\n", c->name, c->args, c->help, c->writes ? " (-w)" : "");
-	printf("Fields are named as in docs/format.md; \"nocsum\" leaves the checksum stale.\n");
+	printf("Fields are named as in docs/format.md; \"nocsum\" leaves the checksum stale.\n"
+	       "\"library\" commands mount the image through the filesystem library (-o gives\n"
+	       "its mount options, e.g. -o fanout=4) and unmount it again.\n");
 	return 0;
 }
 
 static void usage(FILE *out)
 {
-	fprintf(out, "Usage: " PROG " [-w] [-s BLOCK] IMAGE [COMMAND [ARGS...]]\n"
+	fprintf(out, "Usage: " PROG " [-w] [-s BLOCK] [-o OPTS] IMAGE [COMMAND [ARGS...]]\n"
 		"Inspect or edit an unmounted scopefs image.  Without a COMMAND, commands\n"
 		"are read from standard input.\n"
 		"  -w        open for writing (editing commands)\n"
 		"  -s BLOCK  use the superblock copy at BLOCK instead of the primary\n"
+		"  -o OPTS   mount options for the library commands\n"
 		"Commands:\n");
 	cmd_help(NULL, 0, NULL);
 }
@@ -192,6 +216,36 @@ static void load_super(struct db *db, uint64_t sblock)
 	db->have_sb = true;
 }
 
+int db_open(struct db *db)
+{
+	int ret;
+
+	ret = sfs_image_lock(db->image, db->writable, &db->lock_fd);
+	if (ret)
+		return db_err(ret == -EBUSY ? "%s is in use (mounted or being checked)" : "%s: %s",
+			      db->image, strerror(-ret));
+	ret = sfs_bdev_open(db->image, db->writable ? 0 : SFS_BDEV_RDONLY, NULL, &db->bdev);
+	if (ret) {
+		sfs_image_unlock(db->lock_fd);
+		db->lock_fd = -1;
+		return db_err("cannot open %s: %s", db->image, strerror(-ret));
+	}
+	load_super(db, db->sblock);
+	return 0;
+}
+
+void db_close(struct db *db)
+{
+	if (db->have_sb)
+		sfs_sb_info_destroy(&db->sbi);
+	db->have_sb = false;
+	if (db->bdev)
+		sfs_bdev_close(db->bdev);
+	db->bdev = NULL;
+	sfs_image_unlock(db->lock_fd);
+	db->lock_fd = -1;
+}
+
 static int run(struct db *db, int argc, char **argv)
 {
 	for (const struct db_cmd *c = db_commands; c->name; c++) {
@@ -237,20 +291,22 @@ static int repl(struct db *db)
 int main(int argc, char **argv)
 {
 	struct db db = { .lock_fd = -1 };
-	uint64_t sblock = 0;
-	int c, ret, status = 1;
+	int c, status = 1;
 
 	opterr = 0;
-	while ((c = getopt(argc, argv, "+ws:h")) != -1) {
+	while ((c = getopt(argc, argv, "+ws:o:h")) != -1) {
 		switch (c) {
 		case 'w':
 			db.writable = true;
 			break;
 		case 's':
-			if (tu_parse_u64(optarg, &sblock) || !sblock) {
+			if (tu_parse_u64(optarg, &db.sblock) || !db.sblock) {
 				db_err("-s %s: not a block number", optarg);
 				return 1;
 			}
+			break;
+		case 'o':
+			db.mount_opts = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -272,25 +328,9 @@ int main(int argc, char **argv)
 			if (!strcmp(cmd->name, argv[optind]) && cmd->writes)
 				db.writable = true;
 	}
-
-	ret = sfs_image_lock(db.image, db.writable, &db.lock_fd);
-	if (ret) {
-		db_err(ret == -EBUSY ? "%s is in use (mounted or being checked)" : "%s: %s",
-		       db.image, strerror(-ret));
+	if (db_open(&db))
 		return 1;
-	}
-	ret = sfs_bdev_open(db.image, db.writable ? 0 : SFS_BDEV_RDONLY, NULL, &db.bdev);
-	if (ret) {
-		db_err("cannot open %s: %s", db.image, strerror(-ret));
-		goto out;
-	}
-	load_super(&db, sblock);
 	status = optind < argc ? run(&db, argc - optind, argv + optind) : repl(&db);
-out:
-	if (db.have_sb)
-		sfs_sb_info_destroy(&db.sbi);
-	if (db.bdev)
-		sfs_bdev_close(db.bdev);
-	sfs_image_unlock(db.lock_fd);
+	db_close(&db);
 	return status;
 }

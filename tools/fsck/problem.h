@@ -40,6 +40,8 @@ enum problem {
 	PR_ROOT_BAD,
 	PR_DIRBLOCK_BAD,
 	PR_DIRBLOCK_UNFIXABLE,
+	PR_EXTENT_KEY,
+	PR_BLOCK_DUP_SELF,
 	/* pass 3: bitmaps and counts */
 	PR_BBITMAP_BAD,
 	PR_IBITMAP_BAD,
