@@ -22,8 +22,10 @@ void mc_op_end(void);
 typedef void (*mc_help_fn)(void *arg);
 void *mc_retry_once_site(struct mc_site *site, size_t size, mc_flags_t flags,
 			 mc_help_fn help, void *arg);
-#define mc_alloc_retry_once(size, flags, help, arg) ({                         \
-	MC_DEFINE_SITE(__mc_site, __func__);                                   \
+#define mc_alloc_retry_once_named(sname, size, flags, help, arg) ({            \
+	MC_DEFINE_SITE(__mc_site, sname);                                      \
 	mc_retry_once_site(&__mc_site, (size), (flags), (help), (arg)); })
+#define mc_alloc_retry_once(size, flags, help, arg)                             \
+	mc_alloc_retry_once_named(__func__, size, flags, help, arg)
 
 #endif
