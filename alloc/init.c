@@ -96,3 +96,49 @@ int mc_set_io_flusher(void)
 			strerror(g.io_flusher_errno));
 	return -g.io_flusher_errno;
 }
+
+#ifndef PR_GET_IO_FLUSHER
+#define PR_GET_IO_FLUSHER 58
+#endif
+
+int mc_io_flusher_get(void)
+{
+	int r = prctl(PR_GET_IO_FLUSHER, 0, 0, 0, 0);
+	return r < 0 ? -errno : r;
+}
+
+struct thread_start {
+	void *(*fn)(void *);
+	void *arg;
+	char name[16];
+};
+
+static void *thread_trampoline(void *p)
+{
+	struct thread_start ts = *(struct thread_start *)p;
+
+	free(p);
+	pthread_setname_np(pthread_self(), ts.name);
+	/* The host kernel must not recurse into us from its reclaim. */
+	mc_set_io_flusher();
+	return ts.fn(ts.arg);
+}
+
+int mc_thread_create(pthread_t *th, const char *name, void *(*fn)(void *), void *arg)
+{
+	/* libc memory: the start record is the thread's, not the budget's. */
+	struct thread_start *ts = malloc(sizeof(*ts));
+	int ret;
+
+	if (!ts)
+		return -ENOMEM;
+	ts->fn = fn;
+	ts->arg = arg;
+	snprintf(ts->name, sizeof(ts->name), "%s", name);
+	ret = pthread_create(th, NULL, thread_trampoline, ts);
+	if (ret) {
+		free(ts);
+		return -ret;
+	}
+	return 0;
+}

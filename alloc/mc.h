@@ -10,6 +10,7 @@
 #ifndef MC_MC_H
 #define MC_MC_H
 
+#include <pthread.h>
 #include "alloc/flags.h"
 #include "alloc/scope.h"
 #include "alloc/site.h"
@@ -38,5 +39,16 @@ void mc_shutdown(void);
  * statistics.  Returns 0 or -errno.
  */
 int mc_set_io_flusher(void);
+
+/*
+ * Start a thread of the filesystem's I/O path (writeback, commit, the FUSE
+ * daemon's workers): it marks itself PR_SET_IO_FLUSHER (recorded as above
+ * when refused) and is named @name (15 characters at most, as
+ * pthread_setname_np allows) before running @fn.  0 or -errno.
+ */
+int mc_thread_create(pthread_t *th, const char *name, void *(*fn)(void *), void *arg);
+/* 1 if the calling thread has PR_SET_IO_FLUSHER, 0 if not, -errno if the
+ * kernel cannot say. */
+int mc_io_flusher_get(void);
 
 #endif

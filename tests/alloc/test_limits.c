@@ -288,6 +288,35 @@ static void test_writeback_wait_ends_when_nothing_is_in_flight(void **state)
 	setup_budget(NULL);
 }
 
+/* Threads of the I/O path ask for PR_SET_IO_FLUSHER; where the container
+ * withholds CAP_SYS_RESOURCE the refusal is recorded, where it is granted
+ * the kernel reports the flag on the thread. */
+static void *report_flusher(void *arg)
+{
+	*(int *)arg = mc_io_flusher_get();
+	return NULL;
+}
+
+static void test_io_threads_ask_for_io_flusher_and_record_the_outcome(void **state)
+{
+	struct mc_stats st;
+	pthread_t t;
+	int got = -1;
+	(void)state;
+
+	assert_int_equal(mc_thread_create(&t, "sfs-test-io", report_flusher, &got), 0);
+	pthread_join(t, NULL);
+	mc_stats_snapshot(&st);
+	assert_true(st.io_flusher == 0 || st.io_flusher == 1);
+	if (st.io_flusher == 1) {
+		assert_int_equal(got, 1);
+	} else {
+		assert_int_equal(st.io_flusher_errno, EPERM);
+		assert_true(got == 0 || got == -EPERM || got == -EINVAL);
+		printf("PR_SET_IO_FLUSHER refused here (EPERM): recorded in the statistics\n");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -303,6 +332,7 @@ int main(void)
 		cmocka_unit_test(test_mempools_are_not_open_coded_retries),
 		cmocka_unit_test(test_background_reclaimer_idles_under_congestion),
 		cmocka_unit_test(test_writeback_wait_ends_when_nothing_is_in_flight),
+		cmocka_unit_test(test_io_threads_ask_for_io_flusher_and_record_the_outcome),
 	};
 	return RUN_ALLOC_TESTS(tests);
 }
