@@ -189,7 +189,7 @@ int jnl_open(struct sfs_bcache *c, const struct jnl_area *a, const struct jnl_co
 	ret = jnl_checkpoint_shrinker_register(j);
 	if (ret)
 		goto fail;
-	if (pthread_create(&j->thread, NULL, jnl_commit_thread, j)) {
+	if (mc_thread_create(&j->thread, "sfs-jcommit", jnl_commit_thread, j)) {
 		mc_shrinker_unregister(&j->shrinker);
 		ret = -EAGAIN;
 		goto fail;

@@ -249,9 +249,9 @@ int bdev_delay_start(struct sfs_bdev *bdev)
 	int ret;
 
 	mc_cond_init(&bdev->delay_cond);
-	ret = pthread_create(&bdev->delay_thread, NULL, delay_main, bdev);
+	ret = mc_thread_create(&bdev->delay_thread, "sfs-devemul", delay_main, bdev);
 	if (ret)
-		return -ret;
+		return ret;
 	bdev->delay_running = true;
 	return 0;
 }

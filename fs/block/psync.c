@@ -98,10 +98,10 @@ static int psync_start(struct sfs_bdev *bdev)
 	mc_cond_init(&ps->cond);
 	bdev->engine_priv = ps;
 	for (i = 0; i < nr; i++) {
-		ret = pthread_create(&ps->threads[i], NULL, worker_main, bdev);
+		ret = mc_thread_create(&ps->threads[i], "sfs-psync", worker_main, bdev);
 		if (ret) {
 			psync_stop(bdev);
-			return -ret;
+			return ret;
 		}
 		ps->nr++;
 	}

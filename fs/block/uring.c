@@ -211,7 +211,7 @@ static int uring_start(struct sfs_bdev *bdev)
 	mc_mutex_init(&u->sq_lock, "sfs_bdev_uring.sq_lock");
 	mc_cond_init(&u->space);
 	bdev->engine_priv = u;
-	ret = -pthread_create(&u->reaper, NULL, reaper_main, bdev);
+	ret = mc_thread_create(&u->reaper, "sfs-reaper", reaper_main, bdev);
 	if (ret)
 		goto err_exit;
 	return 0;
