@@ -79,7 +79,7 @@ void mc_shutdown(void)
 	mc_watchdog_stop();
 }
 
-int mc_set_io_flusher(void)
+static int io_flusher(int say)
 {
 	static _Atomic int logged;
 
@@ -90,11 +90,16 @@ int mc_set_io_flusher(void)
 	g.io_flusher_errno = errno;
 	if (g.io_flusher != 1)
 		g.io_flusher = 0;
-	if (!atomic_exchange(&logged, 1))
+	if (say && !atomic_exchange(&logged, 1))
 		fprintf(stderr, "scopefs: PR_SET_IO_FLUSHER refused (%s): the host kernel's reclaim "
 			"may recurse into this filesystem; needs CAP_SYS_RESOURCE\n",
 			strerror(g.io_flusher_errno));
 	return -g.io_flusher_errno;
+}
+
+int mc_set_io_flusher(void)
+{
+	return io_flusher(1);
 }
 
 #ifndef PR_GET_IO_FLUSHER
@@ -119,8 +124,10 @@ static void *thread_trampoline(void *p)
 
 	free(p);
 	pthread_setname_np(pthread_self(), ts.name);
-	/* The host kernel must not recurse into us from its reclaim. */
-	mc_set_io_flusher();
+	/* The host kernel must not recurse into us from its reclaim.  A
+	 * refusal is recorded; saying it is the program's business
+	 * (mc_set_io_flusher), so offline tools stay quiet. */
+	io_flusher(0);
 	return ts.fn(ts.arg);
 }
 

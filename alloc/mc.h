@@ -42,8 +42,9 @@ int mc_set_io_flusher(void);
 
 /*
  * Start a thread of the filesystem's I/O path (writeback, commit, the FUSE
- * daemon's workers): it marks itself PR_SET_IO_FLUSHER (recorded as above
- * when refused) and is named @name (15 characters at most, as
+ * daemon's workers): it marks itself PR_SET_IO_FLUSHER (a refusal is
+ * recorded in the statistics, silently: the program says it once by
+ * calling mc_set_io_flusher itself) and is named @name (15 characters at most, as
  * pthread_setname_np allows) before running @fn.  0 or -errno.
  */
 int mc_thread_create(pthread_t *th, const char *name, void *(*fn)(void *), void *arg);
