@@ -82,6 +82,24 @@ int sfs_group_gdt_commit(struct sfs_trans *t, uint32_t grp, struct sfs_buf *bh)
 	return ret;
 }
 
+/* The longest clear run, a word at a time (O(runs + words)). */
+static uint32_t longest_run(const uint8_t *map, uint32_t nbits)
+{
+	uint32_t i = 0, best = 0;
+
+	while (i < nbits) {
+		uint32_t a = sfs_cm_next(map, NULL, i, nbits, 0), b;
+
+		if (a >= nbits)
+			break;
+		b = sfs_cm_next(map, NULL, a, nbits, 1);
+		if (b - a > best)
+			best = b - a;
+		i = b;
+	}
+	return best;
+}
+
 /* Length of the maximal clear run of the disk map containing bit @i. */
 static uint32_t run_around(const uint8_t *map, uint32_t nbits, uint32_t i)
 {
@@ -112,13 +130,9 @@ void sfs_group_summary_update(struct sfs_fs *fs, uint32_t grp, const uint8_t *ma
 			gd->free_runs++;
 		else if (!left_free && !right_free)
 			gd->free_runs--;
-		if (was >= gd->largest_free) {
-			struct sfs_bitmap_summary s;
-
-			sfs_bitmap_summarise(map, nbits, &s);
-			gd->largest_free = s.largest;
-			gd->free_runs = s.runs;
-		}
+		if (was >= gd->largest_free)
+			/* Perhaps the longest run was cut: look at every run. */
+			gd->largest_free = longest_run(map, nbits);
 	} else {
 		uint32_t now = run_around(map, nbits, idx);
 

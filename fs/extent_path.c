@@ -3,6 +3,7 @@
  * moving between leaves, searching left and right, and the per-level
  * helpers every change uses.
  */
+#include <endian.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -84,26 +85,19 @@ void sfs_ext_path_free(struct sfs_ext_path *p)
 	mc_free(p);
 }
 
-/* Last entry whose key is <= @lblk; -1 if none. */
+/* Last entry whose key is <= @lblk; -1 if none.  Leaf and index entries
+ * both start with their le32 logical block: only that is read. */
 static int bsearch_node(const struct sfs_ext_level *l, unsigned node_depth, uint32_t lblk)
 {
 	int lo = 0, hi = (int)l->entries - 1, found = -1;
 
+	(void)node_depth;
 	while (lo <= hi) {
 		int mid = (lo + hi) / 2;
 		uint32_t key;
 
-		if (node_depth == 0) {
-			struct sfs_extent e;
-
-			sfs_extent_get(&e, l->node, (unsigned)mid);
-			key = e.lblk;
-		} else {
-			struct sfs_extent_idx x;
-
-			sfs_extent_idx_get(&x, l->node, (unsigned)mid);
-			key = x.lblk;
-		}
+		memcpy(&key, sfs_ext_slot(l, (unsigned)mid), 4);
+		key = le32toh(key);
 		if (key <= lblk) {
 			found = mid;
 			lo = mid + 1;
@@ -125,8 +119,16 @@ static int read_node(struct sfs_ext_path *p, uint64_t blk, unsigned depth,
 	struct sfs_buf *bh;
 	int ret;
 
-	ret = sfs_buf_read(fs->bc, blk, &sfs_extent_buf_ops,
-			   sfs_buf_flags(p->flags & SFS_EXT_NOFAIL), &bh);
+	/* Cached and verified (the common case): take it without the read
+	 * path's read-ahead bookkeeping, which costs a syscall per call. */
+	bh = sfs_buf_find(fs->bc, blk);
+	if (bh && (!(sfs_buf_state(bh) & SFS_BS_VERIFIED) || !sfs_buf_uptodate(bh) ||
+		   bh->ops != &sfs_extent_buf_ops)) {
+		sfs_buf_release(bh);
+		bh = NULL;
+	}
+	ret = bh ? 0 : sfs_buf_read(fs->bc, blk, &sfs_extent_buf_ops,
+				    sfs_buf_flags(p->flags & SFS_EXT_NOFAIL), &bh);
 	if (ret == -EFSBADCRC || ret == -EFSCORRUPTED)
 		return sfs_ext_corrupt(ip, blk, "%s", sfs_verify_reason());
 	if (ret == -EIO)
