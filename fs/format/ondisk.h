@@ -47,13 +47,13 @@
 #define SFS_MAGIC_INODE     SFS_FOURCC('S', 'F', 'I', 'N')  /* inode record (not a block) */
 #define SFS_MAGIC_EXTENT    SFS_FOURCC('S', 'F', 'X', 'T')  /* extent tree index/leaf block */
 #define SFS_MAGIC_DIRLEAF   SFS_FOURCC('S', 'F', 'D', 'L')  /* directory entry block */
-#define SFS_MAGIC_DIRINDEX  SFS_FOURCC('S', 'F', 'D', 'X')  /* directory index block (issue 8) */
+#define SFS_MAGIC_DIRINDEX  SFS_FOURCC('S', 'F', 'D', 'X')  /* directory index block */
 #define SFS_MAGIC_XATTR     SFS_FOURCC('S', 'F', 'X', 'A')  /* external xattr block (issue 8) */
 #define SFS_MAGIC_JSB       SFS_FOURCC('S', 'F', 'J', 'S')  /* journal superblock */
 #define SFS_MAGIC_JDESC     SFS_FOURCC('S', 'F', 'J', 'D')  /* journal descriptor (issue 5) */
 #define SFS_MAGIC_JCOMMIT   SFS_FOURCC('S', 'F', 'J', 'C')  /* journal commit (issue 5) */
 #define SFS_MAGIC_JREVOKE   SFS_FOURCC('S', 'F', 'J', 'R')  /* journal revoke (issue 5) */
-#define SFS_MAGIC_ORPHAN    SFS_FOURCC('S', 'F', 'O', 'R')  /* orphan block, reserved (issue 8) */
+#define SFS_MAGIC_ORPHAN    SFS_FOURCC('S', 'F', 'O', 'R')  /* orphan file block (issue 8) */
 
 #define SFS_EXTENT_HDR_MAGIC 0x5853u   /* "SX": extent header, inline root and blocks */
 
@@ -78,6 +78,7 @@
 #define SFS_MAX_INODE_SIZE   4096u
 
 #define SFS_ROOT_INO         2u        /* as ext4 */
+#define SFS_ORPHAN_INO       3u        /* the orphan file (reserved, created on first use) */
 #define SFS_FIRST_INO        11u       /* 1..10 reserved, as ext4 */
 
 /* Extents: the longest extent the format allows (ext4's initialised limit). */
@@ -172,7 +173,7 @@ struct sfs_disk_super {
 	sfs_le64 backup_sb_block;    /* 144 = block_count - 1 */
 	sfs_le64 root_ino;           /* 152 SFS_ROOT_INO */
 	sfs_le64 first_ino;          /* 160 first non-reserved inode */
-	sfs_le64 orphan_head;        /* 168 first inode of the orphan list, 0 = empty */
+	sfs_le64 orphan_head;        /* 168 inode of the orphan file, 0 = none yet */
 	sfs_le64 csum_seed;          /* 176 XXH3-64(uuid): seed of all other checksums */
 	sfs_le32 blocks_per_group;   /* 184 blocks in every group but maybe the last */
 	sfs_le32 inodes_per_group;   /* 188 */
@@ -274,7 +275,7 @@ struct sfs_disk_inode {
 	sfs_le32 rdev_major;         /* 112 character/block devices */
 	sfs_le32 rdev_minor;         /* 116 */
 	sfs_le64 xattr_block;        /* 120 external xattr block, 0 = none */
-	sfs_le64 orphan_next;        /* 128 next inode on the orphan list */
+	sfs_le64 orphan_next;        /* 128 ORPHAN: its slot in the orphan file + 1 */
 	sfs_le64 version;            /* 136 change counter (i_version) */
 	uint8_t  reserved[32];       /* 144 zero */
 	union {                      /* 176 80 bytes */
@@ -284,7 +285,8 @@ struct sfs_disk_inode {
 		} extent_root;
 		uint8_t inline_data[80];     /* SFS_INODE_FL_INLINE */
 	} u;
-	/* 256: inline xattr area up to inode_size (layout: issue 8) */
+	/* 256: inline xattr area up to inode_size: inline_xattr_len bytes of
+	 * struct sfs_disk_xattr_entry records */
 };
 #define SFS_INODE_INLINE_MAX 80u
 
@@ -295,16 +297,61 @@ struct sfs_disk_extent_block {
 	/* 80: entries (16 bytes each) to the end of the block */
 };
 
-/* ---- directory entry block ------------------------------------------- */
+/* ---- directory entry block (SFS_MAGIC_DIRLEAF) ----------------------- */
+/*
+ * Records from byte 64 to the end of the block, ext4 style.  Every record
+ * carries its name's key: (hash56(name) << 7) | seq, where hash56 is the
+ * top 56 bits of XXH3-64(name, seed = superblock csum_seed) (0 is taken as
+ * 1) and seq (0..127) tells apart names whose hash56 collide.  A key never
+ * changes while its record exists: it is the readdir cookie.  "." and ".."
+ * (the first two records of a directory's first block while it is not
+ * indexed) have the keys 1 and 2.
+ */
 struct sfs_disk_dirent {
 	sfs_le64 ino;                /*  0 0 = unused record */
 	sfs_le16 rec_len;            /*  8 bytes to the next record, multiple of 8 */
 	uint8_t  name_len;           /* 10 */
 	uint8_t  file_type;          /* 11 SFS_FT_* */
-	char     name[];             /* 12 not NUL-terminated */
-};
-#define SFS_DIRENT_HDR_SIZE 12u
+	sfs_le64 key;                /* 12 hash56 << 7 | seq; "." 1, ".." 2 */
+	char     name[];             /* 20 not NUL-terminated */
+} __attribute__((packed));
+#define SFS_DIRENT_HDR_SIZE 20u
 #define SFS_DIRENT_ALIGN     8u
+#define SFS_DIRKEY_DOT       1u        /* key of "." */
+#define SFS_DIRKEY_DOTDOT    2u        /* key of ".." */
+#define SFS_DIRKEY_SEQ_BITS  7u        /* collision sequence bits under the hash */
+#define SFS_DIRKEY_SEQ_MAX   127u
+#define SFS_DIRKEY_MIN       (1ull << SFS_DIRKEY_SEQ_BITS)   /* smallest key of a name */
+#define SFS_DIRKEY_END       (1ull << 63)                     /* above every key */
+
+/* ---- directory index block (SFS_MAGIC_DIRINDEX) ----------------------- */
+/*
+ * A directory grows from one entry block (logical block 0) into a B+tree
+ * keyed by the record keys above: logical block 0 becomes the root index
+ * node and the entry blocks are its leaves (ext4's htree, with the tree
+ * allowed to grow to SFS_DIR_MAX_LEVELS index levels).  Entry i of a node
+ * covers the keys [key_i, key_i+1); key_0 is 0, every other key is a hash
+ * boundary (low 7 bits zero): all records of one hash56 live in one leaf.
+ */
+struct sfs_disk_dirindex {
+	struct sfs_disk_hdr hdr;     /*  0 owner = the directory */
+	sfs_le64 parent;             /* 64 root: the parent directory (".."); 0 elsewhere */
+	sfs_le64 names;              /* 72 root: names in the directory ("." ".." not counted) */
+	sfs_le16 level;              /* 80 0 = entries point at entry blocks */
+	sfs_le16 count;              /* 82 entries in use, >= 1 */
+	sfs_le16 limit;              /* 84 capacity: (block size - 96) / 16 */
+	sfs_le16 flags;              /* 86 SFS_DIRINDEX_ROOT on logical block 0 */
+	sfs_le64 pad;                /* 88 zero */
+	/* 96: struct sfs_disk_dirindex_entry[limit] */
+};
+#define SFS_DIRINDEX_ROOT    0x0001u
+#define SFS_DIR_MAX_LEVELS   4u         /* index levels, the root's included */
+
+struct sfs_disk_dirindex_entry {
+	sfs_le64 key;                /*  0 lowest key of the child's range */
+	sfs_le32 lblk;               /*  8 child's logical block in the directory */
+	sfs_le32 pad;                /* 12 zero */
+};
 
 /* ---- journal superblock: block 0 of the journal area ------------------ */
 struct sfs_disk_jsb {
@@ -320,11 +367,59 @@ struct sfs_disk_jsb {
 	/* 112: reserved for the journal (issue 5) to the end of the block */
 };
 
-/* ---- external xattr block (layout after the header: issue 8) --------- */
+/* ---- extended attributes -------------------------------------------- */
+/*
+ * One record per attribute, in the inode's inline area (from byte 256,
+ * inline_xattr_len bytes) or in its external block (from byte 72, `entries`
+ * records); each record is padded to 4 bytes.  The name is stored without
+ * its namespace prefix, which name_index gives (the POSIX ACLs have an empty
+ * suffix).  An attribute lives in exactly one of the two places.
+ */
+struct sfs_disk_xattr_entry {
+	uint8_t  name_index;         /*  0 SFS_XATTR_INDEX_* */
+	uint8_t  name_len;           /*  1 suffix bytes */
+	sfs_le16 value_len;          /*  2 */
+	/* 4: name (name_len bytes), value (value_len bytes), zero padding */
+};
+#define SFS_XATTR_ENTRY_HDR     4u
+#define SFS_XATTR_INDEX_USER            1u   /* "user." */
+#define SFS_XATTR_INDEX_TRUSTED         2u   /* "trusted." */
+#define SFS_XATTR_INDEX_SECURITY        3u   /* "security." */
+#define SFS_XATTR_INDEX_ACL_ACCESS      4u   /* "system.posix_acl_access" */
+#define SFS_XATTR_INDEX_ACL_DEFAULT     5u   /* "system.posix_acl_default" */
+#define SFS_XATTR_INDEX_MAX             5u
+
+/* External xattr block: not shared in revision 1 (refcount 1). */
 struct sfs_disk_xattr_block {
-	struct sfs_disk_hdr hdr;     /*  0 owner = first owning inode */
-	sfs_le32 refcount;           /* 64 inodes sharing the block */
-	sfs_le32 entries;            /* 68 */
+	struct sfs_disk_hdr hdr;     /*  0 owner = the owning inode */
+	sfs_le32 refcount;           /* 64 inodes sharing the block: 1 */
+	sfs_le32 entries;            /* 68 records from byte 72 */
+};
+
+/* ---- orphan file blocks (SFS_MAGIC_ORPHAN) ----------------------------- */
+/*
+ * The orphan file (inode SFS_ORPHAN_INO, named by the superblock's
+ * orphan_head) records the inodes a crash must not leak: unlinked inodes
+ * still in use or being freed, and truncates that span transactions (ext4's
+ * orphan_file).  A slot is valid while its inode is live with the same
+ * generation and flag ORPHAN (orphan_next = slot + 1); any other non-empty
+ * slot is stale -- its inode was freed by a path that does not clear slots
+ * -- and its xattr_block, if any, still belongs to the orphan file until the
+ * next sweep frees it.
+ */
+struct sfs_disk_orphan_block {
+	struct sfs_disk_hdr hdr;     /*  0 owner = SFS_ORPHAN_INO */
+	sfs_le32 slots;              /* 64 capacity: (block size - 80) / 24 */
+	sfs_le32 pad0;               /* 68 */
+	sfs_le64 pad1;               /* 72 */
+	/* 80: struct sfs_disk_orphan_slot[slots] */
+};
+
+struct sfs_disk_orphan_slot {
+	sfs_le64 ino;                /*  0 0 = free */
+	sfs_le32 generation;         /*  8 of the inode when it was recorded */
+	sfs_le32 pad;                /* 12 */
+	sfs_le64 xattr_block;        /* 16 the inode's external xattr block, 0 = none */
 };
 
 /* Pin the documented layout. */
@@ -369,5 +464,15 @@ SFS_ASSERT_OFF(struct sfs_disk_inode, u, 176);
 _Static_assert(sizeof(struct sfs_disk_extent_block) == 80, "extent block header size");
 _Static_assert(sizeof(struct sfs_disk_jsb) == 112, "journal superblock size");
 _Static_assert(sizeof(struct sfs_disk_xattr_block) == 72, "xattr block header size");
+_Static_assert(sizeof(struct sfs_disk_dirent) == SFS_DIRENT_HDR_SIZE, "dirent header size");
+SFS_ASSERT_OFF(struct sfs_disk_dirent, rec_len, 8);
+SFS_ASSERT_OFF(struct sfs_disk_dirent, key, 12);
+_Static_assert(sizeof(struct sfs_disk_dirindex) == 96, "directory index header size");
+SFS_ASSERT_OFF(struct sfs_disk_dirindex, parent, 64);
+SFS_ASSERT_OFF(struct sfs_disk_dirindex, level, 80);
+_Static_assert(sizeof(struct sfs_disk_dirindex_entry) == 16, "directory index entry size");
+_Static_assert(sizeof(struct sfs_disk_xattr_entry) == SFS_XATTR_ENTRY_HDR, "xattr entry size");
+_Static_assert(sizeof(struct sfs_disk_orphan_block) == 80, "orphan block header size");
+_Static_assert(sizeof(struct sfs_disk_orphan_slot) == 24, "orphan slot size");
 
 #endif

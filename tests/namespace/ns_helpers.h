@@ -1,0 +1,231 @@
+/*
+ * Shared by the namespace tests: an image per test, the public API made
+ * terse, and the checks run after every test -- fsck.scopefs -fn (the
+ * tool's passes) and the namespace check (fsck-ns, the tool with the
+ * namespace passes, first argument after fsck's; see meson.build), plus
+ * a walk through the library that checks every directory's structure,
+ * every link count and that every inode in use is reachable.
+ */
+#ifndef TESTS_NS_HELPERS_H
+#define TESTS_NS_HELPERS_H
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "../fs/helpers.h"
+#include "fs/namespace/namespace.h"
+
+extern const char *fsckns_path;  /* argv[2] */
+
+#define ROOT 2u
+
+static inline struct sfs_cred *me(void)
+{
+	static struct sfs_cred cr;
+
+	cr.uid = (uint32_t)getuid();
+	cr.gid = (uint32_t)getgid();
+	return &cr;
+}
+
+/* fsck with the namespace passes: 0 = clean. */
+static inline int run_fsck_ns(const char *path, char *out, size_t outlen)
+{
+	char *argv[] = { (char *)fsckns_path, "-fn", (char *)path, NULL };
+
+	return run_tool(out, outlen, argv);
+}
+
+static inline void assert_fsck_ns_clean(const char *path)
+{
+	char out[16384];
+	int ret = run_fsck(path, out, sizeof(out));
+
+	if (ret)
+		fprintf(stderr, "fsck %s exited %d:\n%s\n", path, ret, out);
+	assert_int_equal(ret, 0);
+	if (!fsckns_path)
+		return;
+	ret = run_fsck_ns(path, out, sizeof(out));
+	if (ret)
+		fprintf(stderr, "fsck-ns %s exited %d:\n%s\n", path, ret, out);
+	assert_int_equal(ret, 0);
+}
+
+static inline uint64_t mk(struct sfs_fs *fs, uint64_t dir, const char *name, uint32_t mode)
+{
+	struct sfs_attr a;
+	int ret;
+
+	if (S_ISDIR(mode))
+		ret = sfs_mkdir(fs, dir, name, mode & 07777, 0, me(), &a);
+	else
+		ret = sfs_mknod(fs, dir, name, mode, 0, 0, me(), &a);
+	if (ret)
+		fprintf(stderr, "make %s: %d\n", name, ret);
+	assert_int_equal(ret, 0);
+	return a.ino;
+}
+
+static inline uint64_t look(struct sfs_fs *fs, uint64_t dir, const char *name)
+{
+	struct sfs_attr a;
+	int ret = sfs_lookup(fs, dir, name, 0, &a);
+
+	return ret ? 0 : a.ino;
+}
+
+static inline uint32_t nlink_of(struct sfs_fs *fs, uint64_t ino)
+{
+	struct sfs_attr a;
+
+	assert_int_equal(sfs_getattr(fs, ino, &a), 0);
+	return a.nlink;
+}
+
+/* ---- the library walk ---- */
+
+struct walk_ent {
+	uint64_t ino;
+	unsigned dtype;
+	char name[256];
+};
+
+struct walk_list {
+	struct walk_ent *v;
+	size_t n, cap;
+	uint64_t next;
+};
+
+static inline int walk_collect(void *ctx, const char *name, size_t len, uint64_t ino,
+			       unsigned dtype, uint64_t next)
+{
+	struct walk_list *l = ctx;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 256;
+		l->v = realloc(l->v, l->cap * sizeof(*l->v));
+	}
+	l->v[l->n].ino = ino;
+	l->v[l->n].dtype = dtype;
+	memcpy(l->v[l->n].name, name, len);
+	l->v[l->n].name[len] = 0;
+	l->n++;
+	l->next = next;
+	return 0;
+}
+
+/* Every name of @dir (dots included), in cookie order. */
+static inline void list_dir(struct sfs_fs *fs, uint64_t dir, struct walk_list *l)
+{
+	memset(l, 0, sizeof(*l));
+	assert_int_equal(sfs_readdir(fs, dir, 0, walk_collect, l), 0);
+}
+
+struct link_count {
+	uint64_t ino;
+	uint32_t refs, subdirs;
+	bool dir;
+};
+
+static inline int lc_cmp(const void *a, const void *b)
+{
+	const struct link_count *x = a, *y = b;
+
+	return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+/*
+ * Walk the tree from the root through the library: every directory's
+ * structure checks, every ".." names the parent, every link count matches
+ * the names found, and the inodes in use are exactly those reached (plus
+ * the reserved ones and @extra that are held unlinked).
+ */
+static inline void check_tree(struct sfs_fs *fs, uint64_t extra)
+{
+	struct link_count *lc = NULL;
+	size_t nlc = 0, cap = 0;
+	uint64_t *stack = NULL;
+	size_t sp = 0, scap = 0;
+	struct sfs_statfs st;
+	char why[512];
+
+#define PUSH(x) do { if (sp == scap) { scap = scap ? 2 * scap : 64; \
+		stack = realloc(stack, scap * sizeof(*stack)); } stack[sp++] = (x); } while (0)
+	PUSH(ROOT);
+	while (sp) {
+		uint64_t dir = stack[--sp];
+		struct walk_list l;
+
+		if (sfs_dir_verify(fs, dir, why, sizeof(why)))
+			fprintf(stderr, "%s\n", why);
+		assert_int_equal(sfs_dir_verify(fs, dir, why, sizeof(why)), 0);
+		list_dir(fs, dir, &l);
+		assert_true(l.n >= 2);
+		assert_string_equal(l.v[0].name, ".");
+		assert_int_equal(l.v[0].ino, dir);
+		assert_string_equal(l.v[1].name, "..");
+		for (size_t i = 2; i < l.n; i++) {
+			struct walk_list sub;
+			struct link_count *c = NULL;
+
+			for (size_t k = 0; k < nlc; k++)
+				if (lc[k].ino == l.v[i].ino)
+					c = &lc[k];
+			if (!c) {
+				if (nlc == cap) {
+					cap = cap ? cap * 2 : 256;
+					lc = realloc(lc, cap * sizeof(*lc));
+				}
+				c = &lc[nlc++];
+				memset(c, 0, sizeof(*c));
+				c->ino = l.v[i].ino;
+				c->dir = l.v[i].dtype == DT_DIR;
+			}
+			c->refs++;
+			if (l.v[i].dtype == DT_DIR) {
+				assert_int_equal(c->refs, 1);   /* no hard links to directories */
+				list_dir(fs, l.v[i].ino, &sub);
+				assert_int_equal(sub.v[1].ino, dir);
+				free(sub.v);
+				PUSH(l.v[i].ino);
+			}
+		}
+		/* the directory's own count: 2 + its subdirectories */
+		{
+			uint32_t subdirs = 0;
+
+			for (size_t i = 2; i < l.n; i++)
+				subdirs += l.v[i].dtype == DT_DIR;
+			assert_int_equal(nlink_of(fs, dir), 2 + subdirs);
+		}
+		free(l.v);
+	}
+	for (size_t k = 0; k < nlc; k++) {
+		struct sfs_attr a;
+
+		assert_int_equal(sfs_getattr(fs, lc[k].ino, &a), 0);
+		if (!lc[k].dir && a.nlink != lc[k].refs)
+			fprintf(stderr, "inode %llu: nlink %u, %u names\n",
+				(unsigned long long)lc[k].ino, a.nlink, lc[k].refs);
+		if (!lc[k].dir)
+			assert_int_equal(a.nlink, lc[k].refs);
+	}
+	assert_int_equal(sfs_fs_statfs(fs, &st), 0);
+	/* reserved inodes 1..10 (the root and the orphan file among them) */
+	assert_int_equal(st.files - st.ffree, 10 + nlc + extra);
+	free(lc);
+	free(stack);
+#undef PUSH
+}
+
+static inline int ns_main_init(int argc, char **argv)
+{
+	if (test_main_init(argc, argv))
+		return -1;
+	fsckns_path = argc > 2 ? argv[2] : NULL;
+	return 0;
+}
+
+#endif
