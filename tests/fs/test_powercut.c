@@ -1,0 +1,242 @@
+/*
+ * Power cuts through the library: a fixed mixed workload (create, write,
+ * fallocate, remove range, truncate, unlink, with commits between) runs on
+ * a device that silently drops every write after its Nth flush (the block
+ * layer's cut_flush emulation), for every N the workload reaches.  After
+ * each cut the image is mounted again -- the journal replays -- and must
+ * be consistent (fsck clean), with every file created before the last
+ * acknowledged commit still there and the data of its committed writes
+ * readable (a later write to the same block may have replaced it: data is
+ * written in place).  This is the library's own check that each of its
+ * steps is journaled as one piece (bitmaps, descriptors, superblock
+ * counts, inode and tree); the crash harness (tests/crash) explores crash
+ * points far more finely.
+ */
+#include "helpers.h"
+#include "fs/super.h"
+
+const char *fsck_path;
+
+#define NFILES 4
+#define NOPS 60
+
+struct file_state {
+	uint64_t ino;
+	uint8_t byte;                /* block 0's fill at the last commit, 0 = none */
+	uint8_t allowed[256];        /* fills block 0 may show (written since) */
+	bool unlinked_since;         /* unlinked after the last commit */
+};
+
+struct durable {
+	struct file_state f[NFILES];
+};
+
+static unsigned rs;
+
+static uint32_t rnd(uint32_t n)
+{
+	rs = rs * 1103515245u + 12345u;
+	return (rs >> 8) % n;
+}
+
+/* Run the workload; @d records what the last commit that really reached
+ * the device (its flushes all before the cut) made durable. */
+static void workload(struct sfs_fs *fs, struct durable *d, uint64_t cut)
+{
+	static uint8_t buf[96 * 1024];
+	struct file_state cur[NFILES];
+
+	rs = 42;
+	memset(cur, 0, sizeof(cur));
+	memset(d, 0, sizeof(*d));
+	for (int i = 0; i < NFILES; i++)
+		cur[i].ino = new_file(fs);
+	for (int op = 0; op < NOPS; op++) {
+		int f = (int)rnd(NFILES);
+		uint64_t off = (uint64_t)rnd(64) * 4096 + rnd(2) * rnd(4096);
+
+		switch (rnd(6)) {
+		case 0:
+		case 1: {
+			size_t len = 1 + rnd(sizeof(buf));
+			uint8_t b = (uint8_t)(1 + rnd(250));
+
+			memset(buf, b, len);
+			if (off < 4096) {
+				/* block 0 may now show this fill, whole or in part */
+				for (int i = 0; i < NFILES; i++)
+					if (d->f[i].ino == cur[f].ino)
+						d->f[i].allowed[b] = 1;
+				if (off == 0 && len >= 4096)
+					cur[f].byte = b;
+				else
+					cur[f].byte = 0;
+			}
+			if (sfs_write(fs, cur[f].ino, buf, len, off, 0, NULL) != (ssize_t)len)
+				return;
+			break;
+		}
+		case 2:
+			if (sfs_fallocate(fs, cur[f].ino, rnd(2) ? SFS_FALLOC_KEEP_SIZE : 0, off,
+					  1 + rnd(200000), NULL))
+				return;
+			break;
+		case 3:
+			if (sfs_remove_range(fs, cur[f].ino, off + 4096, 1 + rnd(100000)))
+				return;
+			break;
+		case 4:
+			if (sfs_setattr(fs, cur[f].ino, &(struct sfs_setattr){ .valid = SFS_SET_SIZE,
+					.size = 4096 + off + rnd(30000) }, NULL, NULL))
+				return;
+			break;
+		case 5:
+			if (rnd(3) == 0) {
+				for (int i = 0; i < NFILES; i++)
+					if (d->f[i].ino == cur[f].ino)
+						d->f[i].unlinked_since = true;
+				if (sfs_inode_unlink(fs, cur[f].ino))
+					return;
+				memset(&cur[f], 0, sizeof(cur[f]));
+				cur[f].ino = new_file(fs);
+			}
+			break;
+		}
+		if (op % 6 == 5) {
+			struct sfs_bdev_stats bs;
+
+			if (sfs_fs_commit(fs))
+				return;
+			/* Past the cut the device acknowledges what it drops. */
+			sfs_bdev_stats(fs->bdev, &bs);
+			if (bs.flushes > cut || bs.dropped_writes)
+				continue;
+			for (int i = 0; i < NFILES; i++) {
+				d->f[i] = cur[i];
+				memset(d->f[i].allowed, 0, sizeof(d->f[i].allowed));
+				d->f[i].unlinked_since = false;
+			}
+		}
+	}
+}
+
+static void check_durable(struct sfs_fs *fs, const struct durable *d, unsigned cut)
+{
+	uint8_t blk[4096];
+
+	for (int i = 0; i < NFILES; i++) {
+		const struct file_state *s = &d->f[i];
+		struct sfs_attr a;
+
+		if (!s->ino || s->unlinked_since)
+			continue;
+		if (sfs_getattr(fs, s->ino, &a))
+			fail_msg("cut %u: inode %llu created before the last commit is gone", cut,
+				 (unsigned long long)s->ino);
+		if (!s->byte || a.size < 4096)
+			continue;
+		assert_int_equal(sfs_read(fs, s->ino, blk, 4096, 0), 4096);
+		for (int k = 0; k < 4096; k++)
+			if (blk[k] != s->byte && !s->allowed[blk[k]])
+				fail_msg("cut %u: inode %llu byte %d is %u, committed %u", cut,
+					 (unsigned long long)s->ino, k, blk[k], s->byte);
+	}
+}
+
+static void test_every_flush_boundary_recovers_clean(void **state)
+{
+	char path[256], opts[300];
+	struct sfs_bdev_stats bs;
+	struct durable d;
+	struct sfs_fs *fs;
+	uint64_t flushes;
+
+	(void)state;
+	scratch_path(path, sizeof(path), "powercut");
+	/* How many flushes the whole workload issues. */
+	make_image(path, 12, 16 << 20, 0);
+	fs = mount_opts(path, NULL);
+	workload(fs, &d, UINT64_MAX);
+	sfs_bdev_stats(fs->bdev, &bs);
+	flushes = bs.flushes;
+	assert_int_equal(sfs_fs_unmount(fs), 0);
+	assert_fsck_clean(path);
+	assert_true(flushes > 10);
+
+	for (unsigned cut = 1; cut <= flushes; cut++) {
+		char out[16384];
+		int ret;
+
+		make_image(path, 12, 16 << 20, 0);
+		snprintf(opts, sizeof(opts), "bdev=cut_flush=%u", cut);
+		fs = mount_opts(path, opts);
+		workload(fs, &d, cut);
+		sfs_fs_unmount(fs);   /* after the cut nothing reaches the device */
+		fs = mount_opts(path, NULL);
+		check_durable(fs, &d, cut);
+		assert_int_equal(sfs_fs_unmount(fs), 0);
+		ret = run_fsck(path, out, sizeof(out));
+		if (ret)
+			fail_msg("power cut after flush %u: fsck exited %d:\n%s", cut, ret, out);
+	}
+	printf("power cut after each of %llu flushes: every image recovered clean\n",
+	       (unsigned long long)flushes);
+	unlink(path);
+}
+
+/* Finer: the cut after the Nth write, so transactions are torn inside
+ * (their commit block lost) and data writes land in part. */
+static void test_cuts_between_writes_recover_clean(void **state)
+{
+	char path[256], opts[300];
+	struct sfs_bdev_stats bs;
+	struct durable d;
+	struct sfs_fs *fs;
+	uint64_t writes, step;
+	unsigned points = 0;
+
+	(void)state;
+	scratch_path(path, sizeof(path), "powercutw");
+	make_image(path, 12, 16 << 20, 0);
+	fs = mount_opts(path, NULL);
+	workload(fs, &d, UINT64_MAX);
+	sfs_bdev_stats(fs->bdev, &bs);
+	writes = bs.writes;
+	assert_int_equal(sfs_fs_unmount(fs), 0);
+	step = writes / 80 ? writes / 80 : 1;
+	for (uint64_t cut = 1; cut <= writes; cut += step, points++) {
+		char out[16384];
+		int ret;
+
+		make_image(path, 12, 16 << 20, 0);
+		snprintf(opts, sizeof(opts), "bdev=cut_after=%llu", (unsigned long long)cut);
+		fs = mount_opts(path, opts);
+		workload(fs, &d, UINT64_MAX);
+		sfs_fs_unmount(fs);
+		fs = mount_opts(path, NULL);
+		check_durable(fs, &d, (unsigned)cut);
+		assert_int_equal(sfs_fs_unmount(fs), 0);
+		ret = run_fsck(path, out, sizeof(out));
+		if (ret)
+			fail_msg("power cut after write %llu: fsck exited %d:\n%s", (unsigned long long)cut,
+				 ret, out);
+	}
+	printf("power cut after %u of %llu writes: every image recovered clean\n", points,
+	       (unsigned long long)writes);
+	unlink(path);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_every_flush_boundary_recovers_clean),
+		cmocka_unit_test(test_cuts_between_writes_recover_clean),
+	};
+	int ret;
+
+	if (test_main_init(argc, argv))
+		return 1;
+	ret = cmocka_run_group_tests(tests, NULL, NULL);
+	mc_shutdown();
+	return ret;
+}
