@@ -249,18 +249,20 @@ int sfs_inode_free(struct sfs_fs *fs, struct sfs_inode_info *ip)
 	if (ret)
 		return ret;
 	ret = sfs_inode_access(&t, ip, true);
-	if (!ret)
-		ret = sfs_ifree(&t, ip->ino, dir, true);
 	if (!ret) {
 		struct sfs_inode dead = { .ino = ip->ino, .generation = ip->d.generation,
 					  .core_size = SFS_INODE_CORE_SIZE };
 
+		/* The record first: once the bitmap says free, another thread
+		 * may take the number and write its own record in this slot. */
 		sfs_extent_root_init(dead.root);
 		mc_mutex_lock(&ip->attr_lock);
 		ip->d = dead;
 		mc_mutex_unlock(&ip->attr_lock);
 		ret = sfs_inode_commit(&t, ip);
 	}
+	if (!ret)
+		ret = sfs_ifree(&t, ip->ino, dir, true);
 	ret2 = sfs_trans_stop(&t);
 	return ret ? ret : ret2;
 }
