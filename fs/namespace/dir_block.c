@@ -72,11 +72,19 @@ int sfs_dir_bnew(struct sfs_trans *t, struct sfs_inode_info *dir, struct sfs_buf
 	if ((size >> fs->blog) >= UINT32_MAX)
 		return -ENOSPC;
 	lblk = (uint32_t)(size >> fs->blog);
+	/* The size first: mapping the block logs the inode with it. */
+	mc_mutex_lock(&dir->attr_lock);
+	dir->d.size = ((uint64_t)lblk + 1) << fs->blog;
+	mc_mutex_unlock(&dir->attr_lock);
 	ret = sfs_map_blocks(t, dir, lblk, 1, SFS_MAPF_CREATE, &m);
-	if (ret)
+	if (!ret && !m.fresh)
+		ret = sfs_dir_corrupt(dir, m.pblk, "block %u past the end is mapped", lblk);
+	if (ret) {
+		mc_mutex_lock(&dir->attr_lock);
+		dir->d.size = size;
+		mc_mutex_unlock(&dir->attr_lock);
 		return ret;
-	if (!m.fresh)
-		return sfs_dir_corrupt(dir, m.pblk, "block %u past the end is mapped", lblk);
+	}
 	ret = sfs_buf_new(fs, m.pblk, &sfs_dirblock_buf_ops, false, &bh);
 	if (!ret)
 		ret = sfs_trans_access(t, bh);
@@ -84,15 +92,16 @@ int sfs_dir_bnew(struct sfs_trans *t, struct sfs_inode_info *dir, struct sfs_buf
 		/* A mapped block must hold a directory block: give it back
 		 * (removing the last block never splits an extent). */
 		sfs_brelse(bh);
+		mc_mutex_lock(&dir->attr_lock);
+		dir->d.size = size;
+		mc_mutex_unlock(&dir->attr_lock);
 		mc_write_lock(&dir->data_sem);
 		sfs_ext_remove(t, dir, lblk, (uint64_t)lblk + 1, SFS_EXT_NOFAIL | SFS_EXT_USE_RESERVE,
 			       NULL);
 		mc_rw_unlock(&dir->data_sem);
+		sfs_inode_update(t, dir);
 		return ret;
 	}
-	mc_mutex_lock(&dir->attr_lock);
-	dir->d.size = ((uint64_t)lblk + 1) << fs->blog;
-	mc_mutex_unlock(&dir->attr_lock);
 	*out = bh;
 	*lblk_out = lblk;
 	return 0;
