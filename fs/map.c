@@ -27,16 +27,24 @@ static void fill(struct sfs_mapping *m, const struct sfs_extent *e, uint32_t lbl
 	m->fresh = false;
 }
 
-/* Physical block a new extent at @lblk should start at. */
-static uint64_t find_goal(struct sfs_inode_info *ip, uint32_t lblk, unsigned eflags)
+/* Physical block a new extent at @lblk should start at (*goal, 0 = none).
+ * An error is returned, not ignored: a second lookup after a failed one
+ * would be the open-coded retry alloc/ reports. */
+static int find_goal(struct sfs_inode_info *ip, uint32_t lblk, unsigned eflags, uint64_t *goal)
 {
 	struct sfs_extent e;
+	int ret;
 
-	if (sfs_ext_prev(ip, lblk, eflags, &e) == 1)
-		return e.pblk + (lblk - e.lblk);
-	if (sfs_ext_next(ip, lblk, eflags, &e) == 1 && e.pblk > (uint64_t)(e.lblk - lblk))
-		return e.pblk - (e.lblk - lblk);
-	return 0;
+	*goal = 0;
+	ret = sfs_ext_prev(ip, lblk, eflags, &e);
+	if (ret == 1)
+		*goal = e.pblk + (lblk - e.lblk);
+	if (ret)
+		return ret < 0 ? ret : 0;
+	ret = sfs_ext_next(ip, lblk, eflags, &e);
+	if (ret == 1 && e.pblk > (uint64_t)(e.lblk - lblk))
+		*goal = e.pblk - (e.lblk - lblk);
+	return ret < 0 ? ret : 0;
 }
 
 int sfs_map_blocks(struct sfs_trans *t, struct sfs_inode_info *ip, uint32_t lblk, uint32_t len,
@@ -76,7 +84,9 @@ int sfs_map_blocks(struct sfs_trans *t, struct sfs_inode_info *ip, uint32_t lblk
 		goto out;
 	}
 	req.len = len < e.len ? len : e.len;
-	req.goal = find_goal(ip, lblk, eflags);
+	ret = find_goal(ip, lblk, eflags, &req.goal);
+	if (ret)
+		goto out;
 	req.flags = ((flags & SFS_MAPF_NOFAIL) ? SFS_ALLOC_NOFAIL : 0) |
 		    ((flags & SFS_MAPF_PRIVILEGED) ? SFS_ALLOC_PRIVILEGED : 0) |
 		    ((flags & SFS_MAPF_RESERVED) ? SFS_ALLOC_RESERVED : 0);
