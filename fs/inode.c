@@ -245,10 +245,14 @@ int sfs_inode_free(struct sfs_fs *fs, struct sfs_inode_info *ip)
 	ret = sfs_truncate_blocks(fs, ip, 0);
 	if (ret)
 		return ret;
-	ret = sfs_trans_start(fs, SFS_CREDITS_GROUP + 2, SFS_TRANS_NOFAIL, &t);
+	ret = sfs_trans_start(fs, SFS_CREDITS_GROUP + 2 + (fs->evict ? SFS_EVICT_CREDITS : 0),
+			      SFS_TRANS_NOFAIL, &t);
 	if (ret)
 		return ret;
-	ret = sfs_inode_access(&t, ip, true);
+	if (fs->evict)
+		ret = fs->evict(&t, ip);
+	if (!ret)
+		ret = sfs_inode_access(&t, ip, true);
 	if (!ret) {
 		struct sfs_inode dead = { .ino = ip->ino, .generation = ip->d.generation,
 					  .core_size = SFS_INODE_CORE_SIZE };

@@ -33,6 +33,9 @@
 
 struct sfs_group_info;
 struct sfs_inode_info;
+struct sfs_trans;
+
+#define SFS_EVICT_CREDITS 16u
 
 enum sfs_fs_state {
 	SFS_FS_LIVE,         /* reads and writes */
@@ -93,6 +96,16 @@ struct sfs_fs {
 
 	/* extent tree debug cap (opts.extent_fanout, 0 = none) */
 	unsigned ext_cap;
+
+	/*
+	 * Set by modules that hang things on inodes (the namespace: external
+	 * xattr blocks, orphan slots).  sfs_inode_free calls it in its NOFAIL
+	 * transaction once the inode's data and tree blocks are gone and
+	 * before its record is cleared and its number freed; it has
+	 * SFS_EVICT_CREDITS (sfs_trans_ensure for more) and must not fail on
+	 * ENOMEM.  NULL = nothing to release.
+	 */
+	int (*evict)(struct sfs_trans *t, struct sfs_inode_info *ip);
 
 	struct sfs_fs_stats stats;
 };
