@@ -352,6 +352,55 @@ static void test_fallocate_reads_zero_then_written_data(void **state)
 	assert_int_equal(m[2].flags, SFS_MAP_UNWRITTEN);
 }
 
+static void test_read_only_mount_reads_and_refuses_changes(void **state)
+{
+	struct env *e = *state;
+	uint64_t ino = new_file(e->fs);
+	char buf[8] = { 0 };
+	struct sfs_attr a;
+
+	assert_int_equal(sfs_write(e->fs, ino, "ro-data", 7, 0, 0, NULL), 7);
+	assert_int_equal(sfs_fs_unmount(e->fs), 0);
+	e->fs = mount_opts(e->path, "ro");
+	assert_int_equal(sfs_read(e->fs, ino, buf, 7, 0), 7);
+	assert_string_equal(buf, "ro-data");
+	assert_int_equal(sfs_getattr(e->fs, ino, &a), 0);
+	assert_int_equal(sfs_write(e->fs, ino, "x", 1, 0, 0, NULL), -EROFS);
+	assert_int_equal(sfs_inode_create(e->fs, 2, S_IFREG | 0644, 0, NULL, &a), -EROFS);
+	assert_int_equal(sfs_setattr(e->fs, ino, &(struct sfs_setattr){ .valid = SFS_SET_SIZE },
+				     NULL, &a), -EROFS);
+	assert_int_equal(sfs_inode_unlink(e->fs, ino), -EROFS);
+	assert_int_equal(sfs_fs_unmount(e->fs), 0);
+	e->fs = mount_opts(e->path, NULL);
+	assert_int_equal(sfs_getattr(e->fs, ino, &a), 0);
+	assert_int_equal(a.nlink, 1);
+}
+
+static void test_inodes_run_out_with_enospc_and_come_back(void **state)
+{
+	struct env *e = *state;
+	struct sfs_statfs st;
+	uint64_t start, *inos;
+	unsigned n = 0;
+	struct sfs_attr a;
+	int ret;
+
+	assert_int_equal(sfs_fs_statfs(e->fs, &st), 0);
+	start = st.ffree;
+	inos = calloc(start + 1, sizeof(*inos));
+	while ((ret = sfs_inode_create(e->fs, 2, S_IFREG | 0600, 0, NULL, &a)) == 0)
+		inos[n++] = a.ino;
+	assert_int_equal(ret, -ENOSPC);
+	assert_int_equal(n, start);
+	assert_int_equal(sfs_fs_statfs(e->fs, &st), 0);
+	assert_int_equal(st.ffree, 0);
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(sfs_inode_unlink(e->fs, inos[i]), 0);
+	assert_int_equal(sfs_fs_statfs(e->fs, &st), 0);
+	assert_int_equal(st.ffree, start);
+	free(inos);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -370,6 +419,8 @@ int main(int argc, char **argv)
 		T(test_truncate_zeroes_the_tail_and_frees_blocks),
 		T(test_inode_cache_cap_keeps_working),
 		T(test_fallocate_reads_zero_then_written_data),
+		T(test_read_only_mount_reads_and_refuses_changes),
+		T(test_inodes_run_out_with_enospc_and_come_back),
 #undef T
 	};
 	int ret;
