@@ -36,6 +36,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+struct sfs_bdev;
+
 struct sfs_fs;
 
 /* ---- mounting ------------------------------------------------------- */
@@ -93,6 +95,9 @@ struct sfs_statfs {
 	uint32_t namemax;
 };
 int sfs_fs_statfs(struct sfs_fs *fs, struct sfs_statfs *st);
+/* The device under the mount (crash harness: sfs_bdev_log_mark after an
+ * acknowledged durable point, sfs_bdev_stats, sfs_bdev_power_cut). */
+struct sfs_bdev *sfs_fs_bdev(struct sfs_fs *fs);
 /* Statistics of every layer (allocator, inodes, extents, buffer cache,
  * journal): text for people, or JSON. */
 void sfs_fs_print_stats(struct sfs_fs *fs, FILE *f, int json);

@@ -430,6 +430,11 @@ int sfs_fs_sync(struct sfs_fs *fs)
 	return ret;
 }
 
+struct sfs_bdev *sfs_fs_bdev(struct sfs_fs *fs)
+{
+	return fs->bdev;
+}
+
 int sfs_fs_statfs(struct sfs_fs *fs, struct sfs_statfs *st)
 {
 	const struct sfs_geo *g = &fs->sbi->geo;
