@@ -3,6 +3,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "fs/format/checksum.h"
 #include "fs/format/dir.h"
 #include "fs/format/hdr.h"
 #include "fs/format/mount.h"
@@ -116,10 +117,28 @@ int sfs_dir_rec_add(void *blk, size_t len, uint64_t ino, uint64_t key, const cha
 int sfs_dir_block_add(void *blk, size_t len, uint64_t ino, const char *name, unsigned name_len,
 		      unsigned file_type)
 {
-	if (!sfs_dir_is_dots(name, name_len))
+	const struct sfs_disk_hdr *h = blk;
+	uint64_t used[2] = { 0, 0 }, hash, key = 0;
+	struct sfs_dirent de;
+	uint32_t off = 0;
+
+	if (sfs_dir_is_dots(name, name_len))
+		return sfs_dir_rec_add(blk, len, ino,
+				       name_len == 1 ? SFS_DIRKEY_DOT : SFS_DIRKEY_DOTDOT, name,
+				       name_len, file_type);
+	if (!sfs_dir_name_ok(name, name_len))
 		return -EINVAL;
-	return sfs_dir_rec_add(blk, len, ino, name_len == 1 ? SFS_DIRKEY_DOT : SFS_DIRKEY_DOTDOT,
-			       name, name_len, file_type);
+	/* The seed is the filesystem's, derived from the UUID in the header. */
+	hash = sfs_dir_hash56(sfs_csum_seed(h->uuid), name, name_len);
+	while (sfs_dir_block_next(blk, len, &off, &de) > 0)
+		if (de.ino && de.key >= SFS_DIRKEY_MIN && sfs_dirkey_hash(de.key) == hash)
+			used[sfs_dirkey_seq(de.key) / 64] |= 1ull << (sfs_dirkey_seq(de.key) % 64);
+	for (unsigned i = 0; i <= SFS_DIRKEY_SEQ_MAX && !key; i++)
+		if (!(used[i / 64] & (1ull << (i % 64))))
+			key = sfs_dirkey(hash, i);
+	if (!key)
+		return -ENOSPC;
+	return sfs_dir_rec_add(blk, len, ino, key, name, name_len, file_type);
 }
 
 uint32_t sfs_dir_block_free(const void *blk, size_t len)

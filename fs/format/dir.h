@@ -73,9 +73,12 @@ static inline bool sfs_dir_is_dots(const char *name, unsigned len)
 
 /* An empty entry block for directory @owner: unused records only. */
 void sfs_dir_block_init(void *blk, const struct sfs_sb_info *sbi, uint64_t blkno, uint64_t owner);
-/* Add "." or ".." (their fixed keys) in the first record with room, as a
- * directory's first block needs them; other names need their key:
- * sfs_dir_rec_add.  -ENOSPC if no room, -EINVAL for anything else. */
+/* Add a name in the first record with room, its key computed: "." and
+ * ".." get their fixed keys, other names their hash (seeded from the UUID
+ * in the block's header, as the filesystem's csum_seed is) and the lowest
+ * sequence free in this block -- right for a block that holds every name
+ * of its hash (a linear directory; the tests).  -ENOSPC if no room,
+ * -EINVAL for a bad name or type. */
 int sfs_dir_block_add(void *blk, size_t len, uint64_t ino, const char *name, unsigned name_len,
 		      unsigned file_type);
 /* Add a record with @key in the first record with room (no compaction):

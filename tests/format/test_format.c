@@ -667,9 +667,19 @@ static void test_journal_superblock_and_reserved_types(void **state)
 	sfs_xattr_block_init(fx->blk, sbi, data, 12);
 	assert_int_equal(sfs_xattr_buf_ops.prepare_write(fx->blk, bs, data, sbi), 0);
 	assert_int_equal(sfs_btype_by_magic(fx->blk), SFS_BT_XATTR);
-	sfs_hdr_init(fx->blk, SFS_MAGIC_DIRINDEX, data, 12, sbi);
+	/* Directory index node (issue 8's layout): one entry at least. */
+	sfs_dirindex_init(fx->blk, sbi, data, 12, 0, true, 2);
+	assert_int_equal(sfs_dirindex_buf_ops.prepare_write(fx->blk, bs, data, sbi), -EFSCORRUPTED);
+	{
+		struct sfs_dirindex_hdr h;
+
+		sfs_dirindex_hdr_get(&h, fx->blk);
+		h.count = 1;
+		sfs_dirindex_hdr_put(fx->blk, &h);
+		sfs_dirindex_set(fx->blk, 0, 0, 1);
+	}
 	assert_int_equal(sfs_dirindex_buf_ops.prepare_write(fx->blk, bs, data, sbi), 0);
-	sfs_hdr_init(fx->blk, SFS_MAGIC_DIRINDEX, data, sbi->geo.inode_count + 1, sbi);
+	sfs_dirindex_init(fx->blk, sbi, data, sbi->geo.inode_count + 1, 0, true, 2);
 	assert_int_equal(sfs_dirindex_buf_ops.prepare_write(fx->blk, bs, data, sbi), -EFSCORRUPTED);
 }
 

@@ -1,0 +1,74 @@
+/*
+ * Reading the namespace of an unmounted image, for fsck and scopefs-db:
+ * raw reads through fs/format/io.h, no buffer cache, no journal, nothing
+ * trusted that has not been checked -- a damaged image must not make a
+ * tool loop or crash.  The rules are the library's: directories are
+ * checked by the same walk (dir_walk.h).
+ */
+#ifndef SFS_NS_OFFLINE_H
+#define SFS_NS_OFFLINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fs/format/extent.h"
+#include "fs/format/inode.h"
+#include "fs/format/mount.h"
+#include "fs/namespace/dir_walk.h"
+
+struct sfs_bdev;
+
+/* An inode's extents, in logical order (a tree walked once). */
+struct sfs_raw_map {
+	struct sfs_extent *v;
+	unsigned n, cap;
+};
+
+/* Read inode @ino's record: 0, -ENOENT (never used or free), -EFSCORRUPTED
+ * (fails its verifier), -EIO.  @raw (inode_size bytes) may be NULL. */
+int sfs_raw_inode(struct sfs_bdev *bdev, const struct sfs_sb_info *sbi, uint64_t ino,
+		  struct sfs_inode *in, void *raw);
+/* Walk @in's extent tree (bounded; every node verified): 0 or
+ * -EFSCORRUPTED with the reason in sfs_verify_reason(). */
+int sfs_raw_extents(struct sfs_bdev *bdev, const struct sfs_sb_info *sbi,
+		    const struct sfs_inode *in, struct sfs_raw_map *m);
+/* Physical block of @lblk, 0 for a hole or an unwritten extent. */
+uint64_t sfs_raw_map_lookup(const struct sfs_raw_map *m, uint32_t lblk);
+void sfs_raw_map_free(struct sfs_raw_map *m);
+
+/* A directory of an unmounted image. */
+struct sfs_raw_dir {
+	struct sfs_bdev *bdev;
+	const struct sfs_sb_info *sbi;
+	uint64_t ino;
+	struct sfs_inode in;
+	struct sfs_raw_map map;
+	uint8_t *blk[SFS_DIR_MAX_LEVELS + 2];   /* one block per walk level */
+	unsigned depth;                         /* blocks in use */
+};
+
+/* -ENOTDIR, -ENOENT, -EFSCORRUPTED, -EIO, -ENOMEM. */
+int sfs_raw_dir_open(struct sfs_bdev *bdev, const struct sfs_sb_info *sbi, uint64_t ino,
+		     struct sfs_raw_dir *d);
+void sfs_raw_dir_close(struct sfs_raw_dir *d);
+/* Walk and check the directory (dir_walk.h): @name, if given, is called
+ * for each name; @w gets the results. */
+int sfs_raw_dir_walk(struct sfs_raw_dir *d,
+		     int (*name)(void *ctx, const struct sfs_dir_entry *e, const char *name,
+				 unsigned len, uint32_t lblk),
+		     void *ctx, struct sfs_dir_walk *w);
+/* Where @name's record is: its entry, logical and physical block and
+ * offset in the block.  -ENOENT. */
+struct sfs_raw_dirent {
+	struct sfs_dir_entry e;
+	uint32_t lblk;
+	uint64_t pblk;
+	uint32_t offset;
+};
+int sfs_raw_dir_find(struct sfs_raw_dir *d, const char *name, unsigned len,
+		     struct sfs_raw_dirent *out);
+/* Resolve an absolute path ("/" = the root) to an inode number. */
+int sfs_raw_resolve(struct sfs_bdev *bdev, const struct sfs_sb_info *sbi, const char *path,
+		    uint64_t *ino);
+
+#endif

@@ -1,0 +1,321 @@
+/*
+ * fsck's namespace passes find every corruption they claim to find: each
+ * test builds a small tree through the library, checks that fsck is clean,
+ * injects one corruption with scopefs-db (the namespace commands), and
+ * expects fsck -n to report the problem's code, fsck -y to repair it when
+ * the table says it can (exit 1, then clean), or to leave it (exit 4).
+ */
+#include "ns_helpers.h"
+#include "fs/super.h"
+
+const char *fsck_path, *fsckns_path;
+static const char *db_path;
+
+struct env {
+	char path[256];
+	struct sfs_fs *fs;
+	uint64_t d, f, h, g, big;
+};
+
+static int setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	struct sfs_attr a;
+	char name[32], val[100];
+
+	scratch_path(e->path, sizeof(e->path), "nsfsck");
+	make_image(e->path, 12, 64 << 20, 0);
+	e->fs = mount_opts(e->path, NULL);
+	e->d = mk(e->fs, ROOT, "d", S_IFDIR | 0755);
+	e->f = mk(e->fs, e->d, "f", S_IFREG | 0644);
+	assert_int_equal(sfs_link(e->fs, e->f, e->d, "h", 0, &a), 0);
+	e->g = mk(e->fs, ROOT, "g", S_IFREG | 0644);
+	memset(val, 'v', sizeof(val));
+	for (int i = 0; i < 30; i++) {
+		snprintf(name, sizeof(name), "user.a%d", i);
+		assert_int_equal(sfs_setxattr(e->fs, e->g, name, val, sizeof(val), 0), 0);
+	}
+	e->big = mk(e->fs, ROOT, "big", S_IFDIR | 0755);
+	for (int i = 0; i < 400; i++) {
+		snprintf(name, sizeof(name), "name-%d", i);
+		mk(e->fs, e->big, name, S_IFREG | 0644);
+	}
+	*state = e;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+
+	if (e->fs)
+		assert_int_equal(sfs_fs_unmount(e->fs), 0);
+	unlink(e->path);
+	free(e);
+	return 0;
+}
+
+static int fsck_ns(struct env *e, const char *mode, char *out, size_t len)
+{
+	char *argv[] = { (char *)fsckns_path, (char *)mode, e->path, NULL };
+
+	return run_tool(out, len, argv);
+}
+
+static void db(struct env *e, const char *a1, const char *a2, const char *a3, const char *a4,
+	       const char *a5, const char *a6)
+{
+	char *argv[] = { (char *)db_path, "-w", e->path, (char *)a1, (char *)a2, (char *)a3,
+			 (char *)a4, (char *)a5, (char *)a6, NULL };
+	char out[4096];
+	int ret = run_tool(out, sizeof(out), argv);
+
+	if (ret)
+		fprintf(stderr, "db %s: %s\n", a1, out);
+	assert_int_equal(ret, 0);
+}
+
+static const char *num(uint64_t v)
+{
+	static char buf[8][32];
+	static int i;
+
+	i = (i + 1) % 8;
+	snprintf(buf[i], sizeof(buf[i]), "%llu", (unsigned long long)v);
+	return buf[i];
+}
+
+/* Unmount; fsck clean; the caller corrupts. */
+static void unmount_clean(struct env *e)
+{
+	char out[16384];
+
+	assert_int_equal(sfs_fs_unmount(e->fs), 0);
+	e->fs = NULL;
+	if (fsck_ns(e, "-fn", out, sizeof(out)))
+		fprintf(stderr, "%s\n", out);
+	assert_int_equal(fsck_ns(e, "-fn", out, sizeof(out)), 0);
+}
+
+/* fsck -n finds @code; -y fixes it (exit 1, then clean) or, when
+ * @fixable is false, leaves it (exit 4). */
+static void expect(struct env *e, const char *code, bool fixable)
+{
+	char out[16384], tag[16];
+	int ret;
+
+	snprintf(tag, sizeof(tag), "[%s]", code);
+	ret = fsck_ns(e, "-fn", out, sizeof(out));
+	if (ret != 4 || !strstr(out, tag))
+		fprintf(stderr, "fsck -n, looking for %s:\n%s\n", tag, out);
+	assert_int_equal(ret, 4);
+	assert_non_null(strstr(out, tag));
+	ret = fsck_ns(e, "-fy", out, sizeof(out));
+	if (ret != (fixable ? 1 : 4))
+		fprintf(stderr, "fsck -y, for %s:\n%s\n", tag, out);
+	assert_int_equal(ret, fixable ? 1 : 4);
+	if (!fixable)
+		return;
+	ret = fsck_ns(e, "-fn", out, sizeof(out));
+	if (ret)
+		fprintf(stderr, "fsck -n after the repair of %s:\n%s\n", tag, out);
+	assert_int_equal(ret, 0);
+	/* And the library agrees (after the mount's orphan replay). */
+	e->fs = mount_opts(e->path, NULL);
+	assert_int_equal(sfs_orphan_replay(e->fs, NULL), 0);
+	check_tree(e->fs, 0);
+	assert_int_equal(sfs_fs_unmount(e->fs), 0);
+	e->fs = NULL;
+}
+
+static void test_entry_naming_a_free_inode(void **state)
+{
+	struct env *e = *state;
+
+	unmount_clean(e);
+	db(e, "set-dirent", "/d", "h", "ino", "14000", NULL);
+	/* Removing it leaves f with one name: its count follows. */
+	expect(e, "D03", true);
+	e->fs = mount_opts(e->path, NULL);
+	assert_int_equal(nlink_of(e->fs, e->f), 1);
+}
+
+static void test_entry_with_the_wrong_type(void **state)
+{
+	struct env *e = *state;
+
+	unmount_clean(e);
+	db(e, "set-dirent", "/d", "f", "type", "2", NULL);
+	expect(e, "D04", true);
+}
+
+static void test_wrong_names_count(void **state)
+{
+	struct env *e = *state;
+
+	unmount_clean(e);
+	db(e, "set-dirindex", "/big", "0", "names", "5", NULL);
+	expect(e, "D02", true);
+}
+
+static void test_index_key_out_of_shape(void **state)
+{
+	struct env *e = *state;
+
+	unmount_clean(e);
+	db(e, "set-dirindex", "/big", "0", "key", "1", "1");
+	expect(e, "D01", false);
+}
+
+static void test_entry_key_not_its_names(void **state)
+{
+	struct env *e = *state;
+
+	unmount_clean(e);
+	db(e, "set-dirent", "/d", "f", "key", "12345", NULL);
+	expect(e, "D01", false);
+}
+
+static void test_dotdot_naming_another_directory(void **state)
+{
+	struct env *e = *state;
+
+	unmount_clean(e);
+	db(e, "set-dirent", "/d", "..", "ino", num(e->big), NULL);
+	expect(e, "D06", true);
+}
+
+static void test_wrong_link_count(void **state)
+{
+	struct env *e = *state;
+
+	unmount_clean(e);
+	db(e, "set-inode", num(e->f), "nlink", "5", NULL, NULL);
+	expect(e, "L01", true);
+	db(e, "set-inode", num(e->d), "nlink", "7", NULL, NULL);
+	expect(e, "L01", true);
+}
+
+static void test_unattached_inode(void **state)
+{
+	struct env *e = *state;
+
+	unmount_clean(e);
+	db(e, "set-dirent", "/", "g", "ino", "0", NULL);
+	expect(e, "L02", false);
+}
+
+static void test_damaged_inline_xattrs(void **state)
+{
+	struct env *e = *state;
+
+	unmount_clean(e);
+	db(e, "set-inode", num(e->g), "inline_xattr_len", "7", NULL, NULL);
+	expect(e, "X01", true);
+}
+
+static void test_orphan_flag_without_a_slot(void **state)
+{
+	struct env *e = *state;
+
+	unmount_clean(e);
+	db(e, "set-inode", num(e->f), "flags", num(SFS_INODE_FL_ORPHAN), NULL, NULL);
+	expect(e, "O05", true);
+}
+
+static void test_orphan_file_the_superblock_misnames(void **state)
+{
+	struct env *e = *state;
+	struct sfs_attr a;
+
+	/* An orphan file exists once something was unlinked. */
+	assert_int_equal(sfs_unlink(e->fs, ROOT, "g"), 0);
+	(void)a;
+	unmount_clean(e);
+	db(e, "set-sb", "orphan_head", "5", NULL, NULL, NULL);
+	expect(e, "O01", true);
+}
+
+/* A valid slot: an unlinked, held file at a power cut, recovered by a
+ * mount that does not replay orphans. */
+static void pending_orphan(struct env *e)
+{
+	struct sfs_attr a;
+
+	assert_int_equal(sfs_lookup(e->fs, ROOT, "g", SFS_NS_HOLD, &a), 0);
+	assert_int_equal(sfs_unlink(e->fs, ROOT, "g"), 0);
+	assert_int_equal(sfs_fs_commit(e->fs), 0);
+	sfs_bdev_power_cut(e->fs->bdev);
+	sfs_fs_unmount(e->fs);
+	e->fs = mount_opts(e->path, NULL);
+	assert_int_equal(sfs_fs_unmount(e->fs), 0);
+	e->fs = NULL;
+}
+
+static void test_orphan_slot_with_the_wrong_xattr_block(void **state)
+{
+	struct env *e = *state;
+	char out[16384];
+
+	pending_orphan(e);
+	/* A pending orphan is no problem: the next mount finishes it. */
+	assert_int_equal(fsck_ns(e, "-fn", out, sizeof(out)), 0);
+	db(e, "set-orphan", "0", "xattr_block", "0", NULL, NULL);
+	expect(e, "O04", true);
+}
+
+static void test_stale_slot_keeping_a_block_in_use(void **state)
+{
+	struct env *e = *state;
+	struct sfs_attr a;
+	struct sfs_map m;
+	unsigned n;
+
+	/* Unmount releases the hold: the slot goes stale, keeping the block. */
+	assert_int_equal(sfs_lookup(e->fs, ROOT, "g", SFS_NS_HOLD, &a), 0);
+	assert_int_equal(sfs_unlink(e->fs, ROOT, "g"), 0);
+	{
+		uint64_t f2 = mk(e->fs, ROOT, "data", S_IFREG | 0644);
+		char buf[4096] = { 1 };
+
+		assert_int_equal(sfs_write(e->fs, f2, buf, sizeof(buf), 0, 0, me()), 4096);
+		assert_int_equal(sfs_extent_map(e->fs, f2, 0, 1, &m, 1, &n), 0);
+	}
+	assert_int_equal(sfs_fs_unmount(e->fs), 0);
+	e->fs = NULL;
+	db(e, "set-orphan", "0", "xattr_block", num(m.pblk), NULL, NULL);
+	expect(e, "O06", true);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+		T(test_entry_naming_a_free_inode),
+		T(test_entry_with_the_wrong_type),
+		T(test_wrong_names_count),
+		T(test_index_key_out_of_shape),
+		T(test_entry_key_not_its_names),
+		T(test_dotdot_naming_another_directory),
+		T(test_wrong_link_count),
+		T(test_unattached_inode),
+		T(test_damaged_inline_xattrs),
+		T(test_orphan_flag_without_a_slot),
+		T(test_orphan_file_the_superblock_misnames),
+		T(test_orphan_slot_with_the_wrong_xattr_block),
+		T(test_stale_slot_keeping_a_block_in_use),
+#undef T
+	};
+	int ret;
+
+	if (ns_main_init(argc, argv))
+		return 1;
+	db_path = argc > 3 ? argv[3] : NULL;
+	if (!fsckns_path || !db_path) {
+		fprintf(stderr, "usage: %s FSCK FSCK-NS DB-NS\n", argv[0]);
+		return 1;
+	}
+	ret = cmocka_run_group_tests(tests, NULL, NULL);
+	mc_shutdown();
+	return ret;
+}

@@ -1,0 +1,63 @@
+/*
+ * The namespace passes of fsck.scopefs, run after pass 2 (which claimed
+ * every block a live inode owns) and before pass 3 (bitmaps and counts):
+ *
+ *   2b orphans  (pass_orphans.c)  the orphan file: its blocks, valid and
+ *               stale slots, the ORPHAN flags; claims the xattr blocks
+ *               stale slots keep, so pass 3 finds them owned
+ *   2c dirs     (pass_dirs.c)     every directory's structure (the
+ *               library's own walk, fs/namespace/dir_walk.h), its names
+ *               against the inodes they name, "..", link counts and
+ *               reachability from the root
+ *   2d xattrs   (pass_xattr.c)    inline areas and external blocks
+ *
+ * They share a table of what pass 2 found live (struct ns_inode, one per
+ * live inode, loaded from the inode tables once).
+ */
+#ifndef SFS_FSCK_PASS_NS_H
+#define SFS_FSCK_PASS_NS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fs/format/inode.h"
+#include "tools/fsck/fsck.h"
+#include "tools/fsck/problem_ns.h"
+
+struct ns_inode {
+	uint16_t mode;
+	uint8_t live;
+	uint8_t orphan_valid;        /* a valid orphan slot records it */
+	uint32_t nlink;              /* recorded */
+	uint32_t links;              /* names found */
+	uint32_t subdirs;            /* directories: names of directories inside */
+	uint32_t flags, generation;
+	uint32_t inline_xattr_len;
+	uint64_t parent;             /* directories: the directory naming it */
+	uint64_t dotdot;             /* directories: what ".." says */
+	uint64_t xattr_block;
+	uint64_t orphan_next;
+	uint8_t reach;               /* directories: 0 unknown, 1 walking, 2 reached, 3 not */
+	uint8_t dir_ok;              /* directories: walked without damage */
+};
+
+struct ns {
+	struct fsck *f;
+	struct ns_inode **grp;       /* per group: inodes_per_group entries, or NULL */
+	bool dirs_damaged;           /* some directory could not be walked */
+};
+
+/* The entry of a live inode, NULL otherwise. */
+struct ns_inode *ns_get(struct ns *ns, uint64_t ino);
+/* Rewrite inode @ino's record after @edit changed its decoded copy (the
+ * inline area is the record's raw bytes past the core, editable too). */
+int ns_edit_inode(struct ns *ns, uint64_t ino,
+		  void (*edit)(struct sfs_inode *in, uint8_t *raw, void *arg), void *arg);
+
+int fsck_pass_orphans(struct ns *ns);
+int fsck_pass_dirs(struct ns *ns);
+int fsck_pass_xattr(struct ns *ns);
+/* All of them; 0, or negative after a fatal error (fsck_fatal). */
+int fsck_pass_namespace(struct fsck *f);
+
+#endif

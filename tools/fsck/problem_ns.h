@@ -1,0 +1,49 @@
+/*
+ * The namespace problems of fsck.scopefs (directories, link counts,
+ * extended attributes, the orphan file): the same table discipline as
+ * problem.h -- a stable code, a description, the fix and whether preen may
+ * apply it -- in a table of their own beside problem.c's, counted in the
+ * same struct fsck.
+ */
+#ifndef SFS_FSCK_PROBLEM_NS_H
+#define SFS_FSCK_PROBLEM_NS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+struct fsck;
+
+enum ns_problem {
+	/* directories */
+	PN_DIR_BAD,             /* structure broken: reported */
+	PN_DIR_NAMES,           /* root's names count */
+	PN_DIRENT_FREE,         /* a name of a free or reserved inode */
+	PN_DIRENT_TYPE,         /* a name's file type differs from its inode's */
+	PN_DIR_SECOND_NAME,     /* a directory named twice */
+	PN_DIR_DOTDOT,          /* ".." does not name the parent */
+	/* link counts and reachability */
+	PN_LINK_COUNT,
+	PN_UNATTACHED,          /* links but no name */
+	PN_UNATTACHED_DIR,      /* a directory the root does not reach */
+	PN_NO_LINK_NOT_ORPHAN,  /* no link, no name, not recorded as orphan */
+	PN_LINKS_UNCHECKED,     /* a damaged directory: counts left alone */
+	/* xattrs */
+	PN_XATTR_INLINE,
+	PN_XATTR_BLOCK_OWNER,
+	PN_XATTR_DUP,
+	/* the orphan file */
+	PN_ORPHAN_FILE,
+	PN_ORPHAN_BLOCK,
+	PN_ORPHAN_SLOT_DUP,
+	PN_ORPHAN_SLOT_XATTR,
+	PN_ORPHAN_FLAG,
+	PN_ORPHAN_STALE_BLOCK,
+	PN_COUNT
+};
+
+bool fix_ns_problem(struct fsck *f, enum ns_problem p, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void fix_ns_failed(struct fsck *f, enum ns_problem p, int err);
+void problem_ns_table_print(FILE *out);
+
+#endif
