@@ -17,6 +17,13 @@ void mc_op_end(void)
 		t->fail_site = NULL;
 }
 
+uint64_t mc_op_current(void)
+{
+	struct mc_thread *t = mc_thread();
+
+	return t->op_depth ? t->op_seq : 0;
+}
+
 void *mc_retry_once_site(struct mc_site *site, size_t size, mc_flags_t flags,
 			 mc_help_fn help, void *arg)
 {

@@ -13,11 +13,16 @@
 #define MC_RETRY_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "alloc/flags.h"
 #include "alloc/site.h"
 
 void mc_op_begin(void);
 void mc_op_end(void);
+/* A number naming the calling thread's current operation (0 outside one):
+ * an optional allocation that failed (a cache fill) can be left alone for
+ * the rest of the operation instead of being tried again. */
+uint64_t mc_op_current(void);
 
 typedef void (*mc_help_fn)(void *arg);
 void *mc_retry_once_site(struct mc_site *site, size_t size, mc_flags_t flags,

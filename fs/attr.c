@@ -9,6 +9,7 @@
 #include <sys/sysmacros.h>
 
 #include "fs/file.h"
+#include "fs/namespace/orphan.h"
 #include "fs/format/inode.h"
 #include "fs/inode.h"
 
@@ -144,10 +145,15 @@ int sfs_setattr(struct sfs_fs *fs, uint64_t ino, const struct sfs_setattr *sa,
 			goto out;
 	}
 
-	ret = sfs_trans_start(fs, 2, shrink ? SFS_TRANS_NOFAIL : 0, &t);
+	ret = sfs_trans_start(fs, 2 + (shrink ? SFS_ORPHAN_ADD_CREDITS : 0),
+			      shrink ? SFS_TRANS_NOFAIL : 0, &t);
 	if (ret)
 		goto out;
-	ret = sfs_inode_access(&t, ip, shrink);
+	/* The orphan record and the new size commit together: a crash
+	 * before the last removal step is finished at the next mount. */
+	ret = shrink ? sfs_truncate_orphan_add(&t, ip) : 0;
+	if (!ret)
+		ret = sfs_inode_access(&t, ip, shrink);
 	if (!ret) {
 		struct sfs_timespec now;
 
@@ -197,10 +203,8 @@ int sfs_setattr(struct sfs_fs *fs, uint64_t ino, const struct sfs_setattr *sa,
 	if (!ret)
 		ret = ret2;
 	if (!ret && shrink)
-		/* The size is logged first: a crash leaves blocks past the end
-		 * (harmless; issue 9's orphan record will finish the job). */
-		ret = sfs_truncate_blocks(fs, ip,
-					  (sa->size + fs->bsize - 1) >> fs->blog);
+		/* The size is logged first, with the orphan record. */
+		ret = sfs_truncate_finish(fs, ip, (sa->size + fs->bsize - 1) >> fs->blog);
 out:
 	if (!ret && out)
 		fill_attr(ip, out);

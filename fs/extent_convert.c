@@ -11,10 +11,11 @@
  */
 #include <errno.h>
 
+#include "fs/es/es_map.h"
 #include "fs/extent_tree.h"
 
-int sfs_ext_mark_written(struct sfs_trans *t, struct sfs_inode_info *ip, uint32_t lblk,
-			 uint32_t len, unsigned flags)
+static int convert(struct sfs_trans *t, struct sfs_inode_info *ip, uint32_t lblk,
+		   uint32_t len, unsigned flags)
 {
 	struct sfs_fs *fs = ip->fs;
 	uint64_t cursor = lblk, end = (uint64_t)lblk + len;
@@ -102,4 +103,20 @@ int sfs_ext_mark_written(struct sfs_trans *t, struct sfs_inode_info *ip, uint32_
 		cursor = b;
 	}
 	return 0;
+}
+
+int sfs_ext_mark_written(struct sfs_trans *t, struct sfs_inode_info *ip, uint32_t lblk,
+			 uint32_t len, unsigned flags)
+{
+	unsigned restarts = t->restarts;
+	int ret;
+
+	/* Forget the range in the status cache first (es_map.h). */
+	ret = sfs_es_forget(ip, lblk, (uint64_t)lblk + len, flags);
+	if (ret)
+		return ret;
+	ret = convert(t, ip, lblk, len, flags);
+	if (t->restarts != restarts)
+		sfs_es_forget(ip, lblk, (uint64_t)lblk + len, SFS_EXT_NOFAIL);
+	return ret;
 }

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "fs/balloc.h"
+#include "fs/es/es_map.h"
 #include "fs/extent_tree.h"
 
 bool sfs_ext_mergeable(const struct sfs_extent *a, const struct sfs_extent *b)
@@ -261,6 +262,11 @@ int sfs_ext_insert(struct sfs_trans *t, struct sfs_inode_info *ip, const struct 
 
 	if (!e->len || e->len > SFS_MAX_EXTENT_LEN || sfs_ext_end(e) > SFS_EXT_LBLK_END)
 		return -EINVAL;
+	/* The cache knew this range as a hole: forget it first, while
+	 * failing (a split of a cached hole) changes nothing. */
+	ret = sfs_es_forget(ip, e->lblk, sfs_ext_end(e), flags);
+	if (ret)
+		return ret;
 	ret = sfs_ext_find(ip, e->lblk, flags, &p);
 	if (ret)
 		return ret;

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "fs/balloc.h"
+#include "fs/es/es_map.h"
 #include "fs/extent_tree.h"
 
 static void add_blocks(struct sfs_inode_info *ip, int64_t n)
@@ -357,6 +358,7 @@ out:
 int sfs_ext_remove(struct sfs_trans *t, struct sfs_inode_info *ip, uint32_t start, uint64_t end,
 		   unsigned flags, uint64_t *freed)
 {
+	unsigned restarts = t->restarts;
 	uint64_t cursor, n = 0;
 	int ret;
 
@@ -366,6 +368,11 @@ int sfs_ext_remove(struct sfs_trans *t, struct sfs_inode_info *ip, uint32_t star
 		*freed = 0;
 	if (start >= end)
 		return 0;
+	/* Status cache first: its split is the only step here that may fail
+	 * on memory outside truncate (inside, SFS_EXT_NOFAIL reaches it). */
+	ret = sfs_es_forget(ip, start, end, flags);
+	if (ret)
+		return ret;
 	ret = sfs_trans_ensure(t, sfs_ext_credits(ip) + SFS_CREDITS_GROUP + 2, &ip->data_sem);
 	if (ret < 0)
 		return ret;
@@ -392,6 +399,10 @@ int sfs_ext_remove(struct sfs_trans *t, struct sfs_inode_info *ip, uint32_t star
 			break;
 	}
 out:
+	/* Lookups during a restart (data_sem dropped) may have cached a
+	 * half-removed range; the tree has changed, so this cannot fail. */
+	if (t->restarts != restarts)
+		sfs_es_forget(ip, start, end, SFS_EXT_NOFAIL);
 	if (freed)
 		*freed = n;
 	return ret < 0 ? ret : 0;

@@ -120,6 +120,17 @@ int sfs_ext_remove(struct sfs_trans *t, struct sfs_inode_info *ip, uint32_t star
 int sfs_ext_mark_written(struct sfs_trans *t, struct sfs_inode_info *ip, uint32_t lblk,
 			 uint32_t len, unsigned flags);
 
+/* Move every extent starting at or after @from by @amount blocks, left
+ * (collapse: [from - amount, from) must be empty) or right (insert;
+ * -EFBIG if the last extent would pass 2^32).  Restarts the handle between
+ * leaves (extent_shift.c). */
+int sfs_ext_shift(struct sfs_trans *t, struct sfs_inode_info *ip, uint32_t from, uint32_t amount,
+		  bool left, unsigned flags);
+/* Make @lblk the start of an extent when an extent covers it (one more
+ * entry; may split a leaf). */
+int sfs_ext_split_at(struct sfs_trans *t, struct sfs_inode_info *ip, uint32_t lblk,
+		     unsigned flags);
+
 /* ---- checking (extent_check.c) ---- */
 
 struct sfs_ext_stats {

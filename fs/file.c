@@ -27,7 +27,7 @@
 /* Blocks one write transaction maps at most (1 MiB of 4 KiB blocks). */
 #define SFS_WRITE_CHUNK 256u
 
-static bool retry_after_commit(struct sfs_fs *fs, int ret, int *tries)
+bool sfs_file_retry_after_commit(struct sfs_fs *fs, int ret, int *tries)
 {
 	if (ret != -ENOSPC || (*tries)++ || !sfs_balloc_commit_would_help(fs))
 		return false;
@@ -35,12 +35,12 @@ static bool retry_after_commit(struct sfs_fs *fs, int ret, int *tries)
 	return jnl_force_commit(fs->j) == 0;
 }
 
-static uint64_t max_bytes(const struct sfs_fs *fs)
+uint64_t sfs_file_max_bytes(const struct sfs_fs *fs)
 {
 	return 1ull << (32 + fs->blog);
 }
 
-static int get_file(struct sfs_fs *fs, uint64_t ino, bool write, struct sfs_inode_info **out)
+int sfs_file_get(struct sfs_fs *fs, uint64_t ino, bool write, struct sfs_inode_info **out)
 {
 	int ret = write ? sfs_fs_writable(fs) : sfs_fs_readable(fs);
 
@@ -87,7 +87,7 @@ ssize_t sfs_read(struct sfs_fs *fs, uint64_t ino, void *buf, size_t len, uint64_
 	int ret;
 
 	mc_op_begin();
-	ret = get_file(fs, ino, false, &ip);
+	ret = sfs_file_get(fs, ino, false, &ip);
 	if (ret)
 		goto out_op;
 	mc_read_lock(&ip->rwsem);
@@ -189,11 +189,11 @@ ssize_t sfs_write(struct sfs_fs *fs, uint64_t ino, const void *buf, size_t len, 
 		ret = 0;
 		goto out_op;
 	}
-	if (off >= max_bytes(fs) || len > max_bytes(fs) - off) {
+	if (off >= sfs_file_max_bytes(fs) || len > sfs_file_max_bytes(fs) - off) {
 		ret = -EFBIG;
 		goto out_op;
 	}
-	ret = get_file(fs, ino, true, &ip);
+	ret = sfs_file_get(fs, ino, true, &ip);
 	if (ret)
 		goto out_op;
 	mc_write_lock(&ip->rwsem);
@@ -232,7 +232,7 @@ ssize_t sfs_write(struct sfs_fs *fs, uint64_t ino, const void *buf, size_t len, 
 				     SFS_MAPF_CREATE | (privileged ? SFS_MAPF_PRIVILEGED : 0), &m);
 		if (ret) {
 			sfs_trans_stop(&t);
-			if (retry_after_commit(fs, ret, &tries))
+			if (sfs_file_retry_after_commit(fs, ret, &tries))
 				continue;
 			break;
 		}
@@ -282,7 +282,7 @@ out_op:
 }
 
 /* Map [lblk, end) with @flags (holes only), one transaction per extent. */
-static int alloc_blocks(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t lblk,
+int sfs_file_alloc_blocks(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t lblk,
 			uint64_t end, unsigned flags)
 {
 	int ret = 0, tries = 0;
@@ -303,7 +303,7 @@ static int alloc_blocks(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t l
 		if (!ret)
 			ret = ret2;
 		if (ret) {
-			if (retry_after_commit(fs, ret, &tries))
+			if (sfs_file_retry_after_commit(fs, ret, &tries))
 				continue;
 			break;
 		}
@@ -313,7 +313,7 @@ static int alloc_blocks(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t l
 }
 
 /* Set size / times after an allocation or removal. */
-static int update_inode(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t new_size,
+int sfs_file_update(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t new_size,
 			unsigned touch)
 {
 	struct sfs_trans t;
@@ -335,48 +335,8 @@ static int update_inode(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t n
 	return ret ? ret : ret2;
 }
 
-int sfs_fallocate(struct sfs_fs *fs, uint64_t ino, unsigned mode, uint64_t off, uint64_t len,
-		  const struct sfs_cred *cr)
-{
-	struct sfs_inode_info *ip;
-	int ret;
-
-	mc_op_begin();
-	if (!len) {
-		ret = -EINVAL;
-		goto out_op;
-	}
-	if (mode & ~SFS_FALLOC_KEEP_SIZE) {
-		ret = -EOPNOTSUPP;
-		goto out_op;
-	}
-	if (off >= max_bytes(fs) || len > max_bytes(fs) - off) {
-		ret = -EFBIG;
-		goto out_op;
-	}
-	ret = get_file(fs, ino, true, &ip);
-	if (ret)
-		goto out_op;
-	mc_write_lock(&ip->rwsem);
-	if (ip->d.flags & (SFS_INODE_FL_IMMUTABLE | SFS_INODE_FL_APPEND)) {
-		ret = -EPERM;
-		goto out;
-	}
-	ret = alloc_blocks(fs, ip, off >> fs->blog, (off + len + fs->bsize - 1) >> fs->blog,
-			   SFS_MAPF_UNWRITTEN | ((!cr || cr->privileged) ? SFS_MAPF_PRIVILEGED : 0));
-	if (!ret)
-		ret = update_inode(fs, ip, (mode & SFS_FALLOC_KEEP_SIZE) ? 0 : off + len,
-				   SFS_T_CTIME | ((mode & SFS_FALLOC_KEEP_SIZE) ? 0 : SFS_T_MTIME));
-out:
-	mc_rw_unlock(&ip->rwsem);
-	sfs_iput(ip);
-out_op:
-	mc_op_end();
-	return ret;
-}
-
 /* Zero bytes [from, to) of the block holding them, if it is written. */
-static int zero_in_block(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t from, uint64_t to)
+int sfs_file_zero_in_block(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t from, uint64_t to)
 {
 	uint32_t a = (uint32_t)(from & (fs->bsize - 1));
 	struct sfs_mapping m;
@@ -398,7 +358,7 @@ static int zero_in_block(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t 
 	return ret;
 }
 
-static int unmap_blocks(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t first,
+int sfs_file_unmap_blocks(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t first,
 			uint64_t end)
 {
 	struct sfs_trans t;
@@ -415,47 +375,6 @@ static int unmap_blocks(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t f
 	mc_rw_unlock(&ip->data_sem);
 	ret2 = sfs_trans_stop(&t);
 	return ret ? ret : ret2;
-}
-
-int sfs_remove_range(struct sfs_fs *fs, uint64_t ino, uint64_t off, uint64_t len)
-{
-	struct sfs_inode_info *ip;
-	uint64_t end, first, last;
-	int ret;
-
-	mc_op_begin();
-	if (!len || off >= max_bytes(fs)) {
-		ret = len ? 0 : -EINVAL;
-		goto out_op;
-	}
-	end = len > max_bytes(fs) - off ? max_bytes(fs) : off + len;
-	ret = get_file(fs, ino, true, &ip);
-	if (ret)
-		goto out_op;
-	mc_write_lock(&ip->rwsem);
-	if (ip->d.flags & (SFS_INODE_FL_IMMUTABLE | SFS_INODE_FL_APPEND)) {
-		ret = -EPERM;
-		goto out;
-	}
-	first = (off + fs->bsize - 1) >> fs->blog;
-	last = end >> fs->blog;
-	if (off & (fs->bsize - 1)) {
-		uint64_t stop = (off | (fs->bsize - 1)) + 1;
-
-		ret = zero_in_block(fs, ip, off, stop < end ? stop : end);
-	}
-	if (!ret && (end & (fs->bsize - 1)) && (end >> fs->blog) >= first)
-		ret = zero_in_block(fs, ip, end & ~(uint64_t)(fs->bsize - 1), end);
-	if (!ret)
-		ret = unmap_blocks(fs, ip, first, last);
-	if (!ret)
-		ret = update_inode(fs, ip, 0, SFS_T_CTIME | SFS_T_MTIME);
-out:
-	mc_rw_unlock(&ip->rwsem);
-	sfs_iput(ip);
-out_op:
-	mc_op_end();
-	return ret;
 }
 
 int sfs_fsync(struct sfs_fs *fs, uint64_t ino, bool datasync)
@@ -536,11 +455,11 @@ int sfs_alloc_range(struct sfs_fs *fs, uint64_t ino, uint64_t lblk, uint64_t cou
 		ret = -EFBIG;
 		goto out_op;
 	}
-	ret = get_file(fs, ino, true, &ip);
+	ret = sfs_file_get(fs, ino, true, &ip);
 	if (ret)
 		goto out_op;
 	mc_write_lock(&ip->rwsem);
-	ret = alloc_blocks(fs, ip, lblk, lblk + count,
+	ret = sfs_file_alloc_blocks(fs, ip, lblk, lblk + count,
 			   SFS_MAPF_PRIVILEGED | (unwritten ? SFS_MAPF_UNWRITTEN : 0));
 	mc_rw_unlock(&ip->rwsem);
 	sfs_iput(ip);
@@ -555,12 +474,12 @@ int sfs_unmap_range(struct sfs_fs *fs, uint64_t ino, uint64_t lblk, uint64_t cou
 	int ret;
 
 	mc_op_begin();
-	ret = get_file(fs, ino, true, &ip);
+	ret = sfs_file_get(fs, ino, true, &ip);
 	if (ret)
 		goto out_op;
 	mc_write_lock(&ip->rwsem);
 	if (lblk < SFS_EXT_LBLK_END)
-		ret = unmap_blocks(fs, ip, lblk,
+		ret = sfs_file_unmap_blocks(fs, ip, lblk,
 				   count > SFS_EXT_LBLK_END - lblk ? SFS_EXT_LBLK_END : lblk + count);
 	mc_rw_unlock(&ip->rwsem);
 	sfs_iput(ip);
@@ -580,7 +499,7 @@ int sfs_convert_range(struct sfs_fs *fs, uint64_t ino, uint64_t lblk, uint64_t c
 		ret = -EINVAL;
 		goto out_op;
 	}
-	ret = get_file(fs, ino, true, &ip);
+	ret = sfs_file_get(fs, ino, true, &ip);
 	if (ret)
 		goto out_op;
 	mc_write_lock(&ip->rwsem);

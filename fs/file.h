@@ -45,5 +45,47 @@ unsigned sfs_map_credits(struct sfs_inode_info *ip);
 /* Remove every block from logical block @from on, in as many NOFAIL
  * transactions as it takes (truncate, freeing an inode). */
 int sfs_truncate_blocks(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t from);
+/* Truncate down in two halves around the size change: record @ip on the
+ * orphan list in the handle that logs the new size (NOFAIL handle;
+ * SFS_ORPHAN_ADD_CREDITS more credits), then, after that handle stops,
+ * sfs_truncate_finish removes the blocks from @from on and the record.
+ * Caller holds ip->rwsem for writing. */
+int sfs_truncate_orphan_add(struct sfs_trans *t, struct sfs_inode_info *ip);
+int sfs_truncate_finish(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t from);
+
+/*
+ * Shared by the data path's files (file.c, falloc.c, punch.c, zero.c,
+ * collapse.c, insert_range.c, seek.c).  Callers hold ip->rwsem for
+ * writing around every change below.
+ */
+/* One past the largest byte offset of a file (2^32 blocks). */
+uint64_t sfs_file_max_bytes(const struct sfs_fs *fs);
+/* A referenced regular file (-EISDIR, -EINVAL otherwise); @write checks
+ * the filesystem is writable. */
+int sfs_file_get(struct sfs_fs *fs, uint64_t ino, bool write, struct sfs_inode_info **out);
+/* ENOSPC with blocks freed by the running transaction: force a commit and
+ * say whether one more try may succeed (once per operation). */
+bool sfs_file_retry_after_commit(struct sfs_fs *fs, int ret, int *tries);
+/* Allocate the holes of blocks [lblk, end) (SFS_MAPF_* flags). */
+int sfs_file_alloc_blocks(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t lblk,
+			  uint64_t end, unsigned flags);
+/* Raise the size to @new_size (never lowers it) and touch the times. */
+int sfs_file_update(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t new_size,
+		    unsigned touch);
+/* Zero bytes [from, to) of one block, when it is written. */
+int sfs_file_zero_in_block(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t from,
+			   uint64_t to);
+/* Unmap and free blocks [first, end) (may fail on ENOMEM part-way, each
+ * step consistent). */
+int sfs_file_unmap_blocks(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t first,
+			  uint64_t end);
+
+/* The fallocate family, rwsem held for writing, arguments checked by
+ * sfs_fallocate (falloc.c). */
+int sfs_punch_locked(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t off, uint64_t len);
+int sfs_zero_locked(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t off, uint64_t len,
+		    bool keep_size, bool privileged);
+int sfs_collapse_locked(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t off, uint64_t len);
+int sfs_insert_locked(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t off, uint64_t len);
 
 #endif

@@ -187,16 +187,34 @@ ssize_t sfs_read(struct sfs_fs *fs, uint64_t ino, void *buf, size_t len, uint64_
 ssize_t sfs_write(struct sfs_fs *fs, uint64_t ino, const void *buf, size_t len, uint64_t off,
 		  unsigned flags, const struct sfs_cred *cr);
 
-/* fallocate(2) modes the library implements here; the rest of the family
- * (punch, zero, collapse, insert) arrives with issue 9. */
-#define SFS_FALLOC_KEEP_SIZE 0x1u
-/* Allocate [off, off + len) as unwritten extents (reads as zeros). */
+/* fallocate(2) modes, Linux's values and rules (falloc.c has the errors):
+ * none / KEEP_SIZE: allocate [off, off + len) as unwritten extents (reads
+ * as zeros), growing the size unless KEEP_SIZE; PUNCH_HOLE (needs
+ * KEEP_SIZE): unmap, size unchanged; ZERO_RANGE (+ KEEP_SIZE): reads as
+ * zeros, blocks allocated; COLLAPSE_RANGE / INSERT_RANGE (alone, whole
+ * blocks; FUSE cannot carry them): remove / open a gap of len bytes at
+ * off, moving what follows, the size following.  None of them but
+ * truncate is guaranteed against ENOMEM: -ENOMEM leaves the file
+ * consistent (each step whole; punch and collapse may have done part). */
+#define SFS_FALLOC_KEEP_SIZE      0x01u
+#define SFS_FALLOC_PUNCH_HOLE     0x02u
+#define SFS_FALLOC_COLLAPSE_RANGE 0x08u
+#define SFS_FALLOC_ZERO_RANGE     0x10u
+#define SFS_FALLOC_INSERT_RANGE   0x20u
 int sfs_fallocate(struct sfs_fs *fs, uint64_t ino, unsigned mode, uint64_t off, uint64_t len,
 		  const struct sfs_cred *cr);
 /* Remove (unmap) the whole blocks of [off, off + len), zeroing the partial
  * blocks at the ends; the size is unchanged.  Works on a full filesystem
  * (splitting an extent may use the reserve). */
 int sfs_remove_range(struct sfs_fs *fs, uint64_t ino, uint64_t off, uint64_t len);
+/* lseek(2)'s SEEK_DATA / SEEK_HOLE from byte @off: *out gets the offset
+ * of the next written data / hole (the end of the file is one).  -ENXIO
+ * when @off is at or past the end, or no data follows.  Unwritten
+ * (preallocated) ranges are holes here (no page cache yet). */
+#define SFS_SEEK_DATA 3
+#define SFS_SEEK_HOLE 4
+int sfs_lseek_data_hole(struct sfs_fs *fs, uint64_t ino, uint64_t off, int whence,
+			uint64_t *out);
 /* Durable: the inode's changes are committed (and the device flushed). */
 int sfs_fsync(struct sfs_fs *fs, uint64_t ino, bool datasync);
 

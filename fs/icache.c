@@ -93,6 +93,7 @@ static void lru_add_locked(struct sfs_icache *ic, struct sfs_inode_info *ip)
 
 static void destroy_inode(struct sfs_inode_info *ip)
 {
+	sfs_es_tree_destroy(&ip->es);
 	mc_rwlock_destroy(&ip->rwsem);
 	mc_rwlock_destroy(&ip->data_sem);
 	mc_mutex_destroy(&ip->attr_lock);

@@ -39,6 +39,7 @@ struct sfs_inode_info *sfs_inode_alloc(struct sfs_fs *fs, uint64_t ino)
 	mc_rwlock_init(&ip->rwsem, "sfs_inode_rwsem");
 	mc_rwlock_init(&ip->data_sem, "sfs_inode_data");
 	mc_mutex_init(&ip->attr_lock, "sfs_inode_attr");
+	sfs_es_tree_init(&ip->es, fs->es);
 	return ip;
 }
 
@@ -227,6 +228,7 @@ int sfs_inode_new(struct sfs_trans *t, uint64_t dir_ino, uint32_t mode, uint64_t
 	return ret;
 err_free:
 	sfs_brelse(bh);
+	sfs_es_tree_destroy(&ip->es);
 	mc_rwlock_destroy(&ip->rwsem);
 	mc_rwlock_destroy(&ip->data_sem);
 	mc_mutex_destroy(&ip->attr_lock);

@@ -28,6 +28,7 @@
 #ifndef SFS_INODE_H
 #define SFS_INODE_H
 
+#include "fs/es/extent_status.h"
 #include "fs/format/inode.h"
 #include "fs/super.h"
 #include "fs/trans.h"
@@ -67,6 +68,11 @@ struct sfs_inode_info {
 	/* extent tree change counter: bumped under data_sem (write) by every
 	 * change, so a cache of the tree (issue 9) can tell it is stale */
 	uint64_t ext_seq;
+
+	/* what is known of each logical range (fs/es/es_map.h): consulted
+	 * before the tree, kept exact by the tree's own change functions;
+	 * its lock nests inside data_sem */
+	struct sfs_es_tree es;
 
 	struct jnl_inode ji;           /* ordered data (issue 10) */
 };

@@ -8,6 +8,7 @@
 #include <errno.h>
 
 #include "fs/balloc.h"
+#include "fs/es/es_map.h"
 #include "fs/extent_tree.h"
 #include "fs/file.h"
 
@@ -16,14 +17,16 @@ unsigned sfs_map_credits(struct sfs_inode_info *ip)
 	return sfs_ext_credits(ip) + SFS_CREDITS_GROUP + 1;
 }
 
-static void fill(struct sfs_mapping *m, const struct sfs_extent *e, uint32_t lblk, uint32_t len)
+/* The mapping of @len blocks from @lblk inside the cached range @x. */
+static void fill(struct sfs_mapping *m, const struct sfs_es_extent *x, uint32_t lblk, uint32_t len)
 {
-	uint64_t left = sfs_ext_end(e) - lblk;
+	uint64_t left = (uint64_t)x->lblk + x->len - lblk;
 
 	m->lblk = lblk;
 	m->len = len < left ? len : (uint32_t)left;
-	m->pblk = e->pblk + (lblk - e->lblk);
-	m->state = sfs_ext_unwritten(e) ? SFS_MAPPED_UNWRITTEN : SFS_MAPPED_WRITTEN;
+	m->pblk = x->state == SFS_ES_HOLE ? 0 : x->pblk + (lblk - x->lblk);
+	m->state = x->state == SFS_ES_HOLE ? SFS_MAPPED_HOLE
+		   : x->state == SFS_ES_UNWRITTEN ? SFS_MAPPED_UNWRITTEN : SFS_MAPPED_WRITTEN;
 	m->fresh = false;
 }
 
@@ -52,6 +55,7 @@ int sfs_map_blocks(struct sfs_trans *t, struct sfs_inode_info *ip, uint32_t lblk
 {
 	unsigned eflags = (flags & SFS_MAPF_NOFAIL) ? SFS_EXT_NOFAIL : 0;
 	struct sfs_alloc_req req = { .ip = ip, .lblk = lblk };
+	struct sfs_es_extent x;
 	struct sfs_extent e;
 	uint64_t pblk;
 	uint32_t got;
@@ -61,29 +65,26 @@ int sfs_map_blocks(struct sfs_trans *t, struct sfs_inode_info *ip, uint32_t lblk
 		return -EINVAL;
 	if (!(flags & SFS_MAPF_CREATE)) {
 		mc_read_lock(&ip->data_sem);
-		ret = sfs_ext_lookup(ip, lblk, eflags, &e);
+		ret = sfs_es_map_lookup(ip, lblk, eflags, &x);
 		mc_rw_unlock(&ip->data_sem);
-		if (ret < 0)
-			return ret;
-		if (ret) {
-			fill(m, &e, lblk, len);
-		} else {
-			*m = (struct sfs_mapping){ .lblk = lblk, .state = SFS_MAPPED_HOLE,
-						   .len = len < e.len ? len : e.len };
-		}
-		return 0;
+		if (!ret)
+			fill(m, &x, lblk, len);
+		return ret;
 	}
 
 	mc_write_lock(&ip->data_sem);
-	ret = sfs_ext_lookup(ip, lblk, eflags, &e);
+	ret = sfs_es_map_lookup(ip, lblk, eflags, &x);
 	if (ret < 0)
 		goto out;
-	if (ret) {
-		fill(m, &e, lblk, len);
-		ret = 0;
+	if (x.state != SFS_ES_HOLE) {
+		fill(m, &x, lblk, len);
 		goto out;
 	}
-	req.len = len < e.len ? len : e.len;
+	req.len = (uint32_t)((uint64_t)x.lblk + x.len - lblk);
+	if (req.len > len)
+		req.len = len;
+	if (req.len > SFS_MAX_EXTENT_LEN)
+		req.len = SFS_MAX_EXTENT_LEN;
 	ret = find_goal(ip, lblk, eflags, &req.goal);
 	if (ret)
 		goto out;
@@ -112,8 +113,9 @@ int sfs_map_blocks(struct sfs_trans *t, struct sfs_inode_info *ip, uint32_t lblk
 	ip->d.blocks += got;
 	mc_mutex_unlock(&ip->attr_lock);
 	ret = sfs_inode_commit(t, ip);
-	fill(m, &e, lblk, got);
-	m->fresh = true;
+	*m = (struct sfs_mapping){ .lblk = lblk, .len = got, .pblk = pblk, .fresh = true,
+				   .state = (flags & SFS_MAPF_UNWRITTEN) ? SFS_MAPPED_UNWRITTEN
+									 : SFS_MAPPED_WRITTEN };
 out:
 	mc_rw_unlock(&ip->data_sem);
 	return ret;

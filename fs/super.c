@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "fs/balloc.h"
+#include "fs/es/extent_status.h"
 #include "fs/format/group.h"
 #include "fs/format/imagelock.h"
 #include "fs/format/io.h"
@@ -194,6 +195,8 @@ static void teardown(struct sfs_fs *fs)
 {
 	if (fs->icache)
 		sfs_icache_destroy(fs);
+	/* After the inodes: each held a tree of this cache. */
+	sfs_es_cache_destroy(fs->es);
 	if (fs->sb_bh)
 		sfs_buf_release(fs->sb_bh);
 	if (fs->bc)
@@ -230,7 +233,10 @@ int sfs_fs_mount(const char *path, const struct sfs_mount_opts *o, struct sfs_fs
 	else
 		sfs_mount_opts_default(&fs->opts);
 	fs->path = mc_strdup(path, MC_KERNEL);
-	if (!fs->path) {
+	fs->es = sfs_es_cache_create("es.cache");
+	if (!fs->path || !fs->es) {
+		sfs_es_cache_destroy(fs->es);
+		mc_free((void *)fs->path);
 		mc_free(fs);
 		ret = mount_err(-ENOMEM, msg, msglen, "out of memory");
 		goto out;

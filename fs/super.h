@@ -97,6 +97,11 @@ struct sfs_fs {
 	/* extent tree debug cap (opts.extent_fanout, 0 = none) */
 	unsigned ext_cap;
 
+	/* the extent status cache of this mount (one LRU and shrinker for
+	 * all its inodes' trees); created before the inode cache, destroyed
+	 * after it */
+	struct sfs_es_cache *es;
+
 	/*
 	 * Set by modules that hang things on inodes (the namespace: external
 	 * xattr blocks, orphan slots).  sfs_inode_free calls it in its NOFAIL

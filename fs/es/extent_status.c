@@ -188,6 +188,11 @@ static void shrink_own(void *arg)
 /*
  * One node.  With SFS_ES_NOFAIL (truncate) the allocation cannot fail;
  * otherwise one retry after shrinking our own cache, then -ENOMEM.
+ *
+ * Called WITHOUT the tree's lock: reclaim may run our own shrinker, which
+ * try-locks trees, and alloc/'s lock checker (rightly) refuses an
+ * allocation that may enter reclaim while holding a lock reclaim takes.
+ * The node is counted in t->nodes by node_own() once the lock is held.
  */
 static struct sfs_es_node *node_alloc(struct sfs_es_tree *t, unsigned flags)
 {
@@ -195,6 +200,9 @@ static struct sfs_es_node *node_alloc(struct sfs_es_tree *t, unsigned flags)
 
 	if (flags & SFS_ES_NOFAIL)
 		n = mc_alloc_named("es.split", sizeof(*n), MC_KERNEL | MC_NOFAIL);
+	else if (flags & SFS_ES_HINT)
+		/* A fill: failing only leaves the range unknown; no retry. */
+		n = mc_alloc_named("es.fill", sizeof(*n), MC_KERNEL | MC_NOWARN | MC_NORETRY);
 	else
 		n = mc_alloc_retry_once_named("es.node", sizeof(*n), MC_KERNEL | MC_NOWARN,
 					      shrink_own, t->cache);
@@ -204,9 +212,47 @@ static struct sfs_es_node *node_alloc(struct sfs_es_tree *t, unsigned flags)
 	}
 	memset(n, 0, sizeof(*n));
 	n->prio = next_prio(t->cache);
-	t->nodes++;
 	atomic_fetch_add(&t->cache->nodes, 1);
 	return n;
+}
+
+/* Count a node from node_alloc() in its tree (tree lock held). */
+static void node_own(struct sfs_es_tree *t, struct sfs_es_node *n)
+{
+	if (n)
+		t->nodes++;
+}
+
+/* Would removing [s, e) split one extent in two?  Under the tree lock. */
+static bool needs_split(struct sfs_es_tree *t, uint64_t s, uint64_t e);
+
+/*
+ * The spare node a removal of [s, e) needs, allocated outside the lock:
+ * look (locked), allocate (unlocked), and come back locked.  Whether a
+ * split is needed can change while unlocked only through a concurrent
+ * fill (the shrinker removes whole extents, which never creates a split);
+ * a caller that changes the tree holds the inode's data_sem for writing,
+ * which excludes fills, so a NOFAIL caller always gets its spare.
+ * Returns with the lock held; false = a split is needed and there is no
+ * node for it (-ENOMEM).
+ */
+static bool lock_with_spare(struct sfs_es_tree *t, uint64_t s, uint64_t e, unsigned flags,
+			    struct sfs_es_node **spare)
+{
+	bool need;
+
+	*spare = NULL;
+	mc_mutex_lock(&t->lock);
+	need = needs_split(t, s, e);
+	if (!need)
+		return true;
+	t->pinned++;
+	mc_mutex_unlock(&t->lock);
+	*spare = node_alloc(t, flags);
+	mc_mutex_lock(&t->lock);
+	t->pinned--;
+	node_own(t, *spare);
+	return *spare || !needs_split(t, s, e);
 }
 
 static void trim_front(struct sfs_es_extent *e, uint64_t new_start)
@@ -394,20 +440,18 @@ int sfs_es_insert(struct sfs_es_tree *t, const struct sfs_es_extent *e, unsigned
 	if (!e->len || end > (uint64_t)UINT32_MAX + 1)
 		return -EINVAL;
 	atomic_fetch_add(&t->cache->inserts, 1);
-	mc_mutex_lock(&t->lock);
-	/* Every allocation first, so a failure leaves the tree as it was. */
+	/* Every allocation first, so a failure leaves the tree as it was;
+	 * and outside the lock (node_alloc). */
 	n = node_alloc(t, flags);
-	if (n && needs_split(t, s, end)) {
-		spare = node_alloc(t, flags);
-		if (!spare) {
-			free_node(t, n);
-			n = NULL;
-		}
-	}
-	if (!n) {
+	if (!n)
+		return -ENOMEM;
+	if (!lock_with_spare(t, s, end, flags, &spare)) {
+		node_own(t, n);
+		free_node(t, n);
 		mc_mutex_unlock(&t->lock);
 		return -ENOMEM;
 	}
+	node_own(t, n);
 	remove_locked(t, s, end, &spare);
 	if (spare)
 		free_node(t, spare);
@@ -446,13 +490,9 @@ int sfs_es_remove(struct sfs_es_tree *t, uint32_t lblk, uint32_t len, unsigned f
 	if (!len)
 		return 0;
 	atomic_fetch_add(&t->cache->removes, 1);
-	mc_mutex_lock(&t->lock);
-	if (needs_split(t, s, e)) {
-		spare = node_alloc(t, flags);
-		if (!spare) {
-			mc_mutex_unlock(&t->lock);
-			return -ENOMEM;
-		}
+	if (!lock_with_spare(t, s, e, flags, &spare)) {
+		mc_mutex_unlock(&t->lock);
+		return -ENOMEM;
 	}
 	remove_locked(t, s, e, &spare);
 	if (spare)
@@ -545,6 +585,13 @@ uint64_t sfs_es_shrink(struct sfs_es_cache *c, uint64_t nr)
 		/* Try-lock only: the tree's owner may be the thread that
 		 * entered reclaim (see the header). */
 		if (!mc_mutex_trylock(&t->lock)) {
+			atomic_fetch_add(&c->busy, 1);
+			continue;
+		}
+		/* Pinned: its owner is allocating a node for a change it has
+		 * already looked at (lock_with_spare) -- busy as well. */
+		if (t->pinned) {
+			mc_mutex_unlock(&t->lock);
 			atomic_fetch_add(&c->busy, 1);
 			continue;
 		}

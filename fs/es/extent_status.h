@@ -60,10 +60,12 @@ struct sfs_es_tree {
 	uint64_t lru_stamp;      /* last use, for the shrinker */
 	struct sfs_es_tree *lru_prev, *lru_next;  /* cache LRU, under the cache's lock */
 	bool on_lru;
+	unsigned pinned;         /* owner allocating outside the lock: the shrinker skips it */
 };
 
 /* Flags for insert / remove. */
 #define SFS_ES_NOFAIL 0x1u      /* truncate: the split allocation must not fail */
+#define SFS_ES_HINT   0x2u      /* a fill from the on-disk tree: may fail, no retry */
 
 struct sfs_es_cache *sfs_es_cache_create(const char *name);
 /* Every tree must have been destroyed. */
