@@ -19,9 +19,11 @@
 #include "alloc/mc.h"
 #include "harness.h"
 
+extern const struct crash_workload wl_ns, wl_ns_unsafe;   /* wl_ns.c: the namespace */
+
 static const struct crash_workload *const workloads[] = {
 	&wl_raw, &wl_raw_unsafe, &wl_journal, &wl_journal_unsafe, &wl_ace,
-	&wl_ace_unsafe,
+	&wl_ace_unsafe, &wl_ns, &wl_ns_unsafe,
 };
 #define NWL (sizeof(workloads) / sizeof(workloads[0]))
 
