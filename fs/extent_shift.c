@@ -118,6 +118,7 @@ int sfs_ext_shift(struct sfs_trans *t, struct sfs_inode_info *ip, uint32_t from,
 		struct sfs_ext_path *p;
 		struct sfs_ext_level *leaf;
 		uint64_t first_old = SFS_EXT_LBLK_END;
+		unsigned entries;
 
 		ret = sfs_trans_ensure(t, shift_credits(ip), &ip->data_sem);
 		if (ret < 0)
@@ -126,15 +127,16 @@ int sfs_ext_shift(struct sfs_trans *t, struct sfs_inode_info *ip, uint32_t from,
 		if (ret)
 			goto out;
 		leaf = &p->lv[p->depth];
-		if (leaf->entries) {
+		entries = leaf->entries;
+		if (entries) {
 			sfs_extent_get(&e, leaf->node, 0);
 			first_old = e.lblk;
 		}
 		ret = shift_leaf(t, p, from, limit, (int64_t)amount, &moved);
-		sfs_ext_path_free(p);
+		sfs_ext_path_free(p);   /* leaf points into it: not used below */
 		if (ret)
 			goto out;
-		if (!leaf->entries || first_old <= from || first_old >= limit || !moved)
+		if (!entries || first_old <= from || first_old >= limit || !moved)
 			break;
 		limit = first_old;
 	}
