@@ -30,5 +30,6 @@ struct crash_workload {
 extern const struct crash_workload wl_raw, wl_raw_unsafe;
 extern const struct crash_workload wl_journal, wl_journal_unsafe;
 extern const struct crash_workload wl_ace, wl_ace_unsafe;
+extern const struct crash_workload wl_trunc, wl_trunc_unsafe;   /* wl_trunc.c: the truncate family */
 
 #endif
