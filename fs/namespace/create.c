@@ -68,7 +68,6 @@ static int make_node(struct sfs_fs *fs, uint64_t dir_ino, const char *name,
 	uint32_t mode = nn->mode, uid, gid;
 	bool is_dir = S_ISDIR(mode), undone = false;
 	struct sfs_dir_slot slot = { 0 };
-	struct sfs_dir_entry e;
 	struct sfs_trans t;
 	unsigned len, credits;
 	int ret, ret2;
@@ -92,11 +91,7 @@ static int make_node(struct sfs_fs *fs, uint64_t dir_ino, const char *name,
 		ret = -EMLINK;
 		goto out;
 	}
-	ret = sfs_dir_lookup(dir, name, len, &e);
-	if (ret != -ENOENT) {
-		ret = ret ? ret : -EEXIST;
-		goto out;
-	}
+	/* An existing name is found here or by the preparation below. */
 	ret = sfs_dir_make_room(fs, dir, name, len);
 	if (ret)
 		goto out;
