@@ -48,16 +48,15 @@ static void owner(struct sfs_inode_info *dir, const struct sfs_cred *cr, uint32_
 		*mode &= ~(uint32_t)S_ISGID;
 }
 
-/* A new inode whose type-specific part failed: no links, recorded, so
- * that freeing it now or after a crash is the ordinary path. */
-static void undo_new(struct sfs_trans *t, struct sfs_inode_info *ip)
+/* A new inode whose type-specific part failed: no links, recorded in the
+ * slot prepared for it, so that freeing it now or after a crash is the
+ * ordinary path.  Its record is in the transaction already (write access). */
+static void undo_new(struct sfs_trans *t, struct sfs_orphan_ref *r, struct sfs_inode_info *ip)
 {
-	if (sfs_orphan_add(t, ip))
-		SFS_ERROR(t->fs, -ENOSPC, ip->ino, 0, "new inode not recorded for freeing");
 	mc_mutex_lock(&ip->attr_lock);
 	ip->d.nlink = 0;
 	mc_mutex_unlock(&ip->attr_lock);
-	sfs_inode_commit(t, ip);
+	sfs_orphan_commit(t, r, ip);
 }
 
 static int make_node(struct sfs_fs *fs, uint64_t dir_ino, const char *name,
@@ -68,6 +67,8 @@ static int make_node(struct sfs_fs *fs, uint64_t dir_ino, const char *name,
 	uint32_t mode = nn->mode, uid, gid;
 	bool is_dir = S_ISDIR(mode), undone = false;
 	struct sfs_dir_slot slot = { 0 };
+	struct sfs_orphan_ref oref = { 0 };
+	bool failable;
 	struct sfs_trans t;
 	unsigned len, credits;
 	int ret, ret2;
@@ -105,13 +106,19 @@ static int make_node(struct sfs_fs *fs, uint64_t dir_ino, const char *name,
 	ret = sfs_trans_start(fs, credits, 0, &t);
 	if (ret)
 		goto out;
+	/* A directory's first block or a symlink's target can still fail once
+	 * the inode exists: the slot that will free it then is taken first. */
+	failable = is_dir || S_ISLNK(mode);
 	ret = sfs_dir_prepare_add(&t, dir, name, len, &slot);
 	if (!ret)
 		ret = sfs_inode_access(&t, dir, false);
+	if (!ret && failable)
+		ret = sfs_orphan_prepare(&t, &oref);
 	if (!ret)
 		ret = sfs_inode_new(&t, dir_ino, mode, nn->rdev, uid, gid, &ip);
 	if (ret) {
 		sfs_dir_abort_add(&slot);
+		sfs_orphan_abort(&oref);
 		goto stop;
 	}
 	if (is_dir)
@@ -120,10 +127,11 @@ static int make_node(struct sfs_fs *fs, uint64_t dir_ino, const char *name,
 		ret = sfs_ns_symlink_store(&t, ip, nn->target, nn->tlen);
 	if (ret) {
 		sfs_dir_abort_add(&slot);
-		undo_new(&t, ip);
+		undo_new(&t, &oref, ip);
 		undone = true;
 		goto stop;
 	}
+	sfs_orphan_abort(&oref);
 	if (is_dir)
 		sfs_ns_link_inc(dir);   /* the new ".."; room checked above */
 	ret = sfs_dir_commit_add(&t, dir, &slot, ip->ino, sfs_mode_to_ftype((uint16_t)mode));
@@ -142,8 +150,14 @@ stop:
 	}
 out:
 	mc_rw_unlock(&dir->rwsem);
-	if (ip && undone)
+	if (ip && undone) {
+		/* Freeing the unused inode is an operation of its own (the
+		 * kernel's iput after a failed create), not a retry of what
+		 * failed: it may well use the same allocation sites. */
+		mc_op_end();
+		mc_op_begin();
 		sfs_ns_finish_unlinked(fs, ip);
+	}
 	else if (ip)
 		sfs_iput(ip);
 	sfs_iput(dir);

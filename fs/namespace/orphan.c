@@ -278,71 +278,104 @@ out:
 	return ret;
 }
 
-int sfs_orphan_add(struct sfs_trans *t, struct sfs_inode_info *ip)
+int sfs_orphan_prepare(struct sfs_trans *t, struct sfs_orphan_ref *r)
 {
 	struct sfs_fs *fs = t->fs;
 	bool nofail = sfs_trans_nofail(t);
 	unsigned per = sfs_orphan_slots(fs->bsize);
-	struct sfs_inode_info *of = NULL;
-	struct sfs_buf *bh = NULL;
 	struct sfs_orphan_slot s;
-	uint32_t nblocks, lblk = 0;
+	uint32_t nblocks, lblk;
 	int ret, idx = -1;
 
-	mc_mutex_lock(&ip->attr_lock);
-	ret = (ip->d.flags & SFS_INODE_FL_ORPHAN) ? 1 : 0;
-	mc_mutex_unlock(&ip->attr_lock);
-	if (ret)
-		return 0;
+	memset(r, 0, sizeof(*r));
 	olock();
-	ret = orphan_file(t, fs, &of);
+	r->locked = true;
+	ret = orphan_file(t, fs, &r->of);
 	if (ret)
-		goto out;
-	nblocks = orphan_blocks(of);
+		goto err;
+	nblocks = orphan_blocks(r->of);
 	for (lblk = 0; lblk < nblocks && idx < 0; lblk++) {
-		ret = orphan_bread(of, lblk, nofail, &bh);
+		ret = orphan_bread(r->of, lblk, nofail, &r->bh);
 		if (ret)
-			goto out;
+			goto err;
 		for (unsigned i = 0; i < per && idx < 0; i++) {
-			sfs_orphan_slot_get(&s, bh->data, i);
+			sfs_orphan_slot_get(&s, r->bh->data, i);
 			if (!s.ino)
 				idx = (int)i;
 		}
 		if (idx < 0) {
-			sfs_buf_release(bh);
-			bh = NULL;
+			sfs_buf_release(r->bh);
+			r->bh = NULL;
 		}
 	}
 	if (idx >= 0) {
-		lblk--;
-		ret = sfs_trans_access(t, bh);
+		r->slot = (uint64_t)(lblk - 1) * per + (unsigned)idx;
+		ret = sfs_trans_access(t, r->bh);
 	} else {
-		ret = orphan_grow(t, of, &bh, &lblk);
-		idx = 0;
+		ret = orphan_grow(t, r->of, &r->bh, &lblk);
+		r->slot = (uint64_t)lblk * per;
 	}
-	if (!ret)
-		ret = sfs_inode_access(t, ip, nofail);
 	if (ret)
-		goto out;
+		goto err;
+	return 0;
+err:
+	sfs_orphan_abort(r);
+	return ret;
+}
+
+int sfs_orphan_commit(struct sfs_trans *t, struct sfs_orphan_ref *r, struct sfs_inode_info *ip)
+{
+	unsigned per = sfs_orphan_slots(t->fs->bsize);
+	struct sfs_orphan_slot s;
+	int ret;
 
 	mc_mutex_lock(&ip->attr_lock);
 	s = (struct sfs_orphan_slot){ .ino = ip->ino, .generation = ip->d.generation,
 				      .xattr_block = ip->d.xattr_block };
 	ip->d.flags |= SFS_INODE_FL_ORPHAN;
-	ip->d.orphan_next = (uint64_t)lblk * per + (unsigned)idx + 1;
+	ip->d.orphan_next = r->slot + 1;
 	mc_mutex_unlock(&ip->attr_lock);
-	sfs_buf_lock(bh);
-	sfs_orphan_slot_put(bh->data, (unsigned)idx, &s);
-	ret = sfs_trans_dirty(t, bh);
-	sfs_buf_unlock(bh);
+	sfs_buf_lock(r->bh);
+	sfs_orphan_slot_put(r->bh->data, (unsigned)(r->slot % per), &s);
+	ret = sfs_trans_dirty(t, r->bh);
+	sfs_buf_unlock(r->bh);
 	if (!ret)
 		ret = sfs_inode_commit(t, ip);
-out:
-	sfs_brelse(bh);
-	ounlock();
-	if (of)
-		sfs_iput(of);
+	sfs_orphan_abort(r);
 	return ret;
+}
+
+void sfs_orphan_abort(struct sfs_orphan_ref *r)
+{
+	sfs_brelse(r->bh);
+	r->bh = NULL;
+	if (r->locked)
+		ounlock();
+	r->locked = false;
+	if (r->of)
+		sfs_iput(r->of);
+	r->of = NULL;
+}
+
+int sfs_orphan_add(struct sfs_trans *t, struct sfs_inode_info *ip)
+{
+	struct sfs_orphan_ref r;
+	bool recorded;
+	int ret;
+
+	mc_mutex_lock(&ip->attr_lock);
+	recorded = ip->d.flags & SFS_INODE_FL_ORPHAN;
+	mc_mutex_unlock(&ip->attr_lock);
+	if (recorded)
+		return 0;
+	ret = sfs_orphan_prepare(t, &r);
+	if (!ret)
+		ret = sfs_inode_access(t, ip, sfs_trans_nofail(t));
+	if (ret) {
+		sfs_orphan_abort(&r);
+		return ret;
+	}
+	return sfs_orphan_commit(t, &r, ip);
 }
 
 /* Slot @ip's record names, its block and index; orphan lock held. */

@@ -35,6 +35,22 @@
 /* Record @ip (no-op if it is recorded already).  With a NOFAIL handle no
  * allocation fails; -ENOSPC when the orphan file must grow and cannot. */
 int sfs_orphan_add(struct sfs_trans *t, struct sfs_inode_info *ip);
+/*
+ * The same in two phases, for a caller that must be able to record an
+ * inode it has not made yet without failing then: prepare finds a free
+ * slot (creating or growing the orphan file), takes write access to it and
+ * holds the orphan lock; commit records @ip there (the caller holds write
+ * access to @ip's record) and cannot fail but on I/O; abort lets go.
+ */
+struct sfs_orphan_ref {
+	struct sfs_inode_info *of;   /* the orphan file */
+	struct sfs_buf *bh;          /* the slot's block, write access taken */
+	uint64_t slot;
+	bool locked;
+};
+int sfs_orphan_prepare(struct sfs_trans *t, struct sfs_orphan_ref *r);
+int sfs_orphan_commit(struct sfs_trans *t, struct sfs_orphan_ref *r, struct sfs_inode_info *ip);
+void sfs_orphan_abort(struct sfs_orphan_ref *r);
 /* Forget @ip's record (no-op if none, and while it has no link left: the
  * freeing path owns it then). */
 int sfs_orphan_del(struct sfs_trans *t, struct sfs_inode_info *ip);
