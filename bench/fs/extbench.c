@@ -12,7 +12,9 @@
  *           in its own journal handle (allocator, bitmaps, tree, journal)
  *   remove  a random single extent removed and its block freed, each in
  *           its own handle
- * Inserts and removes balance, so the size stays N.  Times are per
+ * Inserts and removes balance, so the size stays N.  Also the mapping
+ * path of issue 9, sfs_es_map_lookup, with the extent status cache warm
+ * (map+es) and bypassed (map-tree).  Times are per
  * operation, medians of the rounds.  Run the release build:
  *   build-rel/bench/fs/extbench [--sizes 1000,100000,1000000] [--ops 20000]
  *                               [--dir /var/tmp] [--fanout N]
@@ -27,6 +29,7 @@
 #include "alloc/mc.h"
 #include "fs/balloc.h"
 #include "fs/block/bdev.h"
+#include "fs/es/es_map.h"
 #include "fs/extent_tree.h"
 #include "fs/file.h"
 #include "fs/format/geometry.h"
@@ -115,6 +118,7 @@ struct result {
 	unsigned depth;
 	uint64_t nodes;
 	double lookup_ns, insert_ns, remove_ns, build_s;
+	double map_cached_ns, map_bypass_ns;   /* sfs_es_map_lookup with / without the cache */
 };
 
 static int cmp_double(const void *a, const void *b)
@@ -171,6 +175,32 @@ static void run(const char *dir, uint64_t n, unsigned ops, const char *mopts, st
 	r->n = n;
 	r->depth = st.depth;
 	r->nodes = st.nodes;
+
+	/* The mapping path (issue 9): status cache in front of the tree, warm,
+	 * against the same lookups straight to the tree (cache bypassed). */
+	{
+		unsigned nl = lookups_per_round ? lookups_per_round : 200000;
+		struct sfs_es_extent ee;
+		volatile int sink = 0;
+
+		mc_read_lock(&ip->data_sem);
+		for (int pass = 0; pass < 2; pass++) {      /* fill, then measure */
+			rstate = 777;
+			t0 = now();
+			for (unsigned k = 0; k < nl; k++)
+				sink += sfs_es_map_lookup(ip, rnd((uint32_t)(2 * n)), 0, &ee);
+			r->map_cached_ns = (now() - t0) / nl * 1e9;
+		}
+		sfs_es_map_bypass(true);
+		rstate = 777;
+		t0 = now();
+		for (unsigned k = 0; k < nl; k++)
+			sink += sfs_es_map_lookup(ip, rnd((uint32_t)(2 * n)), 0, &ee);
+		r->map_bypass_ns = (now() - t0) / nl * 1e9;
+		sfs_es_map_bypass(false);
+		mc_rw_unlock(&ip->data_sem);
+		(void)sink;
+	}
 
 	/* At most half the holes: the size must stay about n. */
 	if (ops > n / 2)
@@ -281,13 +311,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "extbench: %s\n", err);
 		return 1;
 	}
-	printf("%10s %5s %8s %10s %10s %10s %8s\n", "extents", "depth", "tree blk", "lookup ns",
-	       "insert ns", "remove ns", "build s");
+	printf("%10s %5s %8s %10s %10s %10s %8s %12s %12s\n", "extents", "depth", "tree blk",
+	       "lookup ns", "insert ns", "remove ns", "build s", "map+es ns", "map-tree ns");
 	for (unsigned i = 0; i < nsizes; i++) {
 		run(dir, sizes[i], ops, mopts, &r[i]);
-		printf("%10llu %5u %8llu %10.0f %10.0f %10.0f %8.2f\n", (unsigned long long)r[i].n,
-		       r[i].depth, (unsigned long long)r[i].nodes, r[i].lookup_ns, r[i].insert_ns,
-		       r[i].remove_ns, r[i].build_s);
+		printf("%10llu %5u %8llu %10.0f %10.0f %10.0f %8.2f %12.0f %12.0f\n",
+		       (unsigned long long)r[i].n, r[i].depth, (unsigned long long)r[i].nodes,
+		       r[i].lookup_ns, r[i].insert_ns, r[i].remove_ns, r[i].build_s,
+		       r[i].map_cached_ns, r[i].map_bypass_ns);
 		fflush(stdout);
 	}
 	if (nsizes > 1)

@@ -134,6 +134,10 @@ static void touch(struct sfs_es_tree *t)
 {
 	struct sfs_es_cache *c = t->cache;
 
+	/* Already the most recent tree: no need for the shared lock on every
+	 * hit (a racy read is only a hint; the next touch corrects it). */
+	if (__atomic_load_n(&c->lru_head, __ATOMIC_RELAXED) == t)
+		return;
 	mc_mutex_lock(&c->lock);
 	t->lru_stamp = ++c->stamp;
 	if (t->on_lru && c->lru_head != t) {
