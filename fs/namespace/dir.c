@@ -382,7 +382,7 @@ int sfs_dir_init(struct sfs_trans *t, struct sfs_inode_info *dir, uint64_t paren
 
 int sfs_dir_prepare_parent(struct sfs_trans *t, struct sfs_inode_info *dir, struct sfs_buf **out)
 {
-	struct sfs_buf *bh;
+	struct sfs_buf *bh = NULL;
 	int ret;
 
 	ret = sfs_dir_bread(dir, 0, false, &bh);

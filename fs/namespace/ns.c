@@ -147,8 +147,8 @@ void sfs_ns_finish_unlinked(struct sfs_fs *fs, struct sfs_inode_info *ip)
 		ret = sfs_dir_release(fs, ip);
 	else if (!sfs_ns_holds(ip) && (ip->d.flags & SFS_INODE_FL_INLINE))
 		ret = sfs_ns_symlink_uninline(fs, ip);
-	else if (!sfs_ns_holds(ip))
-		ret = sfs_truncate_blocks(fs, ip, 0);
+	else if (!sfs_ns_holds(ip) && ip->d.blocks > (ip->d.xattr_block ? 1u : 0u))
+		ret = sfs_truncate_blocks(fs, ip, 0);   /* an empty file needs no pass */
 	if (ret) {
 		/* Left on the orphan list: the next mount finishes it. */
 		sfs_iput(ip);

@@ -131,14 +131,16 @@ static int do_rename(struct rn *r)
 	if (ret)
 		return ret;
 
-	/* Acquire. */
-	ret = sfs_dir_prepare_change(&t, r->odir, r->oname, r->olen, &so, &e);
+	/* Acquire.  The new name first: were its preparation to split a block
+	 * after all, the old name's record would be found where it moved. */
+	if (r->tgt)
+		ret = sfs_dir_prepare_change(&t, r->ndir, r->nname, r->nlen, &sn, &e);
+	else
+		ret = sfs_dir_prepare_add(&t, r->ndir, r->nname, r->nlen, &sn);
+	if (!ret)
+		ret = sfs_dir_prepare_change(&t, r->odir, r->oname, r->olen, &so, &e);
 	if (!ret && e.ino != r->src->ino)
 		ret = sfs_dir_corrupt(r->odir, 0, "a name changed under the directory lock");
-	if (!ret && r->tgt)
-		ret = sfs_dir_prepare_change(&t, r->ndir, r->nname, r->nlen, &sn, &e);
-	else if (!ret)
-		ret = sfs_dir_prepare_add(&t, r->ndir, r->nname, r->nlen, &sn);
 	if (!ret)
 		ret = sfs_inode_access(&t, r->odir, false);
 	if (!ret)
