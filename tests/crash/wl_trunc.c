@@ -3,8 +3,8 @@
  * 9's part of issue 6's generator): sequences of operations on one file /f
  * that starts with 64 KiB of known data, each operation followed by
  * nothing or by sfs_fsync and a MARK.  `quick`: every single operation
- * with each persistence (20) and a fixed sample of 60 of the 400 pairs,
- * fsck at every 4th crash point; `full`: every sequence of 1-3 (8,420),
+ * with each persistence (20) and a fixed sample of 16 of the 400 pairs,
+ * fsck at every 8th crash point; `full`: every sequence of 1-3 (8,420),
  * fsck at every point.  Quick is a prefix of full, so sequence number N
  * (the "seed") is one sequence: `--workload trunc --seed N` reproduces it.
  *
@@ -87,7 +87,7 @@ static const struct op ops[] = {
 };
 #define NOPS ((unsigned)(sizeof(ops) / sizeof(ops[0])))
 #define CHOICES (NOPS * P_COUNT)
-#define QUICK_PAIRS 60u
+#define QUICK_PAIRS 16u
 #define PAIR_STRIDE 319u
 
 struct step {
@@ -229,15 +229,15 @@ static unsigned count_len(unsigned len)
 	return n;
 }
 
-/* fsck runs at every crash point in `full`, at every 4th in `quick`. */
-static unsigned fsck_every = 4, checks;
+/* fsck runs at every crash point in `full`, at every 8th in `quick`. */
+static unsigned fsck_every = 8, checks;
 
 /* Quick is a prefix of full: every single operation, then the first
  * QUICK_PAIRS pairs of a fixed permutation of the pairs, so a sequence
  * number means the same sequence in both sets. */
 static unsigned trunc_count(int full)
 {
-	fsck_every = full ? 1 : 4;
+	fsck_every = full ? 1 : 8;
 	return full ? count_len(1) + count_len(2) + count_len(3) : count_len(1) + QUICK_PAIRS;
 }
 
