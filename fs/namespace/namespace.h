@@ -62,7 +62,9 @@ int sfs_create(struct sfs_fs *fs, uint64_t dir, const char *name, uint32_t mode,
 int sfs_mkdir(struct sfs_fs *fs, uint64_t dir, const char *name, uint32_t mode, unsigned flags,
 	      const struct sfs_cred *cr, struct sfs_attr *out);
 /* Targets up to 80 bytes live in the inode (SFS_INODE_FL_INLINE); longer
- * ones in a data block written before the transaction commits. */
+ * ones in a data block written before the transaction commits.  (An
+ * inline symlink's last unlink clears its target: one still open by
+ * O_PATH then reads as empty.) */
 int sfs_symlink(struct sfs_fs *fs, uint64_t dir, const char *name, const char *target,
 		unsigned flags, const struct sfs_cred *cr, struct sfs_attr *out);
 /* The target (not NUL-terminated, truncated to @size): its length, or

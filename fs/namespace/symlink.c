@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "fs/file.h"
-#include "fs/format/extent.h"
 #include "fs/namespace/ns.h"
 
 unsigned sfs_ns_symlink_credits(struct sfs_inode_info *dir, unsigned len)
@@ -106,28 +105,4 @@ ssize_t sfs_ns_symlink_read(struct sfs_inode_info *ip, char *buf, size_t size)
 	}
 	mc_free(blk);
 	return ret ? ret : (ssize_t)len;
-}
-
-int sfs_ns_symlink_uninline(struct sfs_fs *fs, struct sfs_inode_info *ip)
-{
-	struct sfs_trans t;
-	int ret, ret2;
-
-	ret = sfs_trans_start(fs, 1, SFS_TRANS_NOFAIL, &t);
-	if (ret)
-		return ret;
-	ret = sfs_inode_access(&t, ip, true);
-	if (!ret) {
-		mc_write_lock(&ip->data_sem);
-		sfs_extent_root_init(ip->root);
-		sfs_inode_sync_root(ip);
-		mc_rw_unlock(&ip->data_sem);
-		mc_mutex_lock(&ip->attr_lock);
-		ip->d.flags &= ~SFS_INODE_FL_INLINE;
-		ip->d.size = 0;
-		mc_mutex_unlock(&ip->attr_lock);
-		ret = sfs_inode_commit(&t, ip);
-	}
-	ret2 = sfs_trans_stop(&t);
-	return ret ? ret : ret2;
 }

@@ -172,6 +172,29 @@ static void test_held_unlinked_inode_at_unmount_is_swept_next_mount(void **state
 	assert_int_equal(ffree(e->fs), files);
 }
 
+/* The inode cache frees what unmount releases by truncating it: an
+ * unlinked inline symlink must not show it a target for a tree. */
+static void test_held_unlinked_symlink_at_unmount(void **state)
+{
+	struct env *e = *state;
+	uint64_t files = ffree(e->fs);
+	struct sfs_attr a;
+
+	assert_int_equal(sfs_symlink(e->fs, ROOT, "ln", "some/target", SFS_NS_HOLD, me(), &a), 0);
+	assert_int_equal(sfs_unlink(e->fs, ROOT, "ln"), 0);
+	assert_int_equal(sfs_fs_unmount(e->fs), 0);
+	e->fs = NULL;
+	assert_fsck_ns_clean(e->path);
+	e->fs = mount_opts(e->path, NULL);
+	assert_int_equal(sfs_orphan_replay(e->fs, NULL), 0);
+	assert_int_equal(ffree(e->fs), files);
+	{
+		struct sfs_super *sb = &e->fs->sbi->sb;
+
+		assert_int_equal(sb->error_count, 0);
+	}
+}
+
 static void test_recorded_truncate_finishes_at_the_next_mount(void **state)
 {
 	struct env *e = *state;
@@ -225,6 +248,7 @@ int main(int argc, char **argv)
 		T(test_unlinked_inode_lives_until_its_last_hold),
 		T(test_unlinked_in_use_inode_survives_a_power_cut),
 		T(test_held_unlinked_inode_at_unmount_is_swept_next_mount),
+		T(test_held_unlinked_symlink_at_unmount),
 		T(test_recorded_truncate_finishes_at_the_next_mount),
 #undef T
 	};
