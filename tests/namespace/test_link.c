@@ -220,6 +220,55 @@ static void test_special_files_keep_their_type_and_device(void **state)
 	free(l.v);
 }
 
+static void test_the_remaining_refusals(void **state)
+{
+	struct env *e = *state;
+	uint64_t f = mk(e->fs, ROOT, "f", S_IFREG | 0644);
+	struct walk_list l = { 0 };
+	struct sfs_attr a;
+
+	assert_int_equal(sfs_rmdir(e->fs, ROOT, "f"), -ENOTDIR);
+	assert_int_equal(sfs_rmdir(e->fs, ROOT, "none"), -ENOENT);
+	assert_int_equal(sfs_readdir(e->fs, f, 0, walk_collect, &l), -ENOTDIR);
+	assert_int_equal(sfs_forget(e->fs, f, 1), -EINVAL);   /* no hold to give back */
+	/* An unlinked file still held cannot get a name back (no O_TMPFILE). */
+	assert_int_equal(sfs_lookup(e->fs, ROOT, "f", SFS_NS_HOLD, &a), 0);
+	assert_int_equal(sfs_unlink(e->fs, ROOT, "f"), 0);
+	assert_int_equal(sfs_link(e->fs, f, ROOT, "again", 0, &a), -ENOENT);
+	assert_int_equal(sfs_forget(e->fs, f, 1), 0);
+	assert_int_equal(sfs_link(e->fs, f, ROOT, "again", 0, &a), -ENOENT);
+	assert_int_equal(sfs_lookup(e->fs, ROOT, "again", 0, &a), -ENOENT);
+}
+
+/* Inodes run out: ENOSPC, and the directory is as it was. */
+static void test_running_out_of_inodes(void **state)
+{
+	struct env *e = *state;
+	struct img_params p = { .size = 16 << 20, .journal_bytes = -1, .reserved_pct_x100 = 500,
+				.inode_count = 64 };
+	struct sfs_attr a;
+	char name[16];
+	int made = 0, ret = 0;
+
+	assert_int_equal(sfs_fs_unmount(e->fs), 0);
+	make_image_p(e->path, &p);
+	e->fs = mount_opts(e->path, NULL);
+	for (int i = 0; i < 200 && !ret; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		ret = sfs_create(e->fs, ROOT, name, 0644, 0, me(), &a);
+		made += !ret;
+	}
+	assert_int_equal(ret, -ENOSPC);
+	assert_true(made > 10);
+	assert_int_equal(look(e->fs, ROOT, name), 0);
+	assert_int_equal(sfs_mkdir(e->fs, ROOT, "d", 0755, 0, me(), &a), -ENOSPC);
+	assert_int_equal(sfs_symlink(e->fs, ROOT, "l", "t", 0, me(), &a), -ENOSPC);
+	check_tree(e->fs, 0);
+	/* Room again after one goes. */
+	assert_int_equal(sfs_unlink(e->fs, ROOT, "f0"), 0);
+	assert_int_equal(sfs_mkdir(e->fs, ROOT, "d", 0755, 0, me(), &a), 0);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -228,6 +277,8 @@ int main(int argc, char **argv)
 		T(test_link_limit_gives_emlink),
 		T(test_symlinks_inline_and_in_blocks),
 		T(test_special_files_keep_their_type_and_device),
+		T(test_the_remaining_refusals),
+		T(test_running_out_of_inodes),
 #undef T
 	};
 	int ret;
