@@ -360,7 +360,9 @@ static void commit_transaction(struct jnl_journal *j, enum jnl_commit_reason why
 	mc_mutex_unlock(&j->list_lock);
 	err = j->err;
 	if (!err) {
-		/* the reservation made at every start guarantees this fits */
+		/* the reservation made at every start guarantees this fits,
+		 * empty or not: a transaction only becomes running with room
+		 * for it (start_this_handle) */
 		assert(j->used + t->log_len <= j->log_len);
 		t->log_start = j->head;
 		j->head = jnl_log_advance(j, j->head, t->log_len);

@@ -51,7 +51,19 @@ static void install_txn(struct jnl_journal *j, struct jnl_txn *t)
 	pthread_cond_signal(&j->wait_commit);
 }
 
-/* Join (or create) the running transaction with @credits. */
+/*
+ * Join (or create) the running transaction with @credits.
+ *
+ * Log space: a transaction's commit needs jnl_log_need(its credits) blocks,
+ * at least one (the commit block) even when empty, and it may commit as soon
+ * as it is running (commit interval, a commit request).  So a transaction is
+ * made running only once the log has room for it with this handle's credits,
+ * and the handle joins it under the same state_lock hold: no transaction is
+ * ever running without its space reserved.  (Installing first and checking
+ * after let an empty transaction be committed, by the interval, while its
+ * creator was away checkpointing a full log: a commit block with no log
+ * block for it, written over the tail.)
+ */
 static int start_this_handle(struct jnl_journal *j, struct jnl_handle *h, unsigned credits)
 {
 	struct jnl_txn *fresh = NULL, *t;
@@ -66,26 +78,13 @@ static int start_this_handle(struct jnl_journal *j, struct jnl_handle *h, unsign
 			break;
 		}
 		t = j->running;
-		if (!t) {
-			if (fresh) {
-				install_txn(j, fresh);
-				fresh = NULL;
-				continue;
-			}
-			mc_mutex_unlock(&j->state_lock);
-			fresh = jnl_txn_alloc(j, jnl_handle_gfp(h));
-			if (!fresh)
-				return -ENOMEM;
-			mc_mutex_lock(&j->state_lock);
-			continue;
-		}
-		if (t->state != JNL_T_RUNNING) {
+		if (t && t->state != JNL_T_RUNNING) {
 			/* being locked for commit: the next one opens soon */
 			mc_cond_wait(&j->wait_locked, &j->state_lock);
 			continue;
 		}
-		need = jnl_log_need(j, (uint64_t)t->outstanding + credits);
-		if (need > j->max_txn) {
+		need = jnl_log_need(j, (t ? (uint64_t)t->outstanding : 0) + credits);
+		if (t && need > j->max_txn) {
 			/* full: commit it and join the next one */
 			jnl_request_commit_locked(j, t->tid, JNL_WHY_SIZE);
 			while (j->running == t && !j->err)
@@ -104,6 +103,21 @@ static int start_this_handle(struct jnl_journal *j, struct jnl_handle *h, unsign
 			mc_mutex_lock(&j->state_lock);
 			if (ret)
 				break;
+			continue;
+		}
+		if (!t) {
+			if (fresh) {
+				/* the space was checked under this hold of the
+				 * lock: the loop joins it at once */
+				install_txn(j, fresh);
+				fresh = NULL;
+				continue;
+			}
+			mc_mutex_unlock(&j->state_lock);
+			fresh = jnl_txn_alloc(j, jnl_handle_gfp(h));
+			if (!fresh)
+				return -ENOMEM;
+			mc_mutex_lock(&j->state_lock);
 			continue;
 		}
 		t->outstanding += credits;

@@ -2,7 +2,9 @@
  * Log space: a 1,024-block journal filled ten times over.  Handles that
  * find the log short of space wait for a checkpoint instead of failing or
  * deadlocking; the whole run ends within 60 s and the image then holds
- * the last version of every block.
+ * the last version of every block.  And a log filled to its last block:
+ * a handle that must checkpoint first leaves nothing running that a
+ * commit could try to fit into no space.
  */
 #include "helpers.h"
 
@@ -55,10 +57,121 @@ static void test_small_journal_filled_ten_times_waits_for_checkpoints(void **sta
 	jenv_drop(&e);
 }
 
+struct full_starter {
+	struct jenv *e;
+	uint64_t blk, ver;
+	int ret;
+};
+
+/* Start a handle on the full log (it checkpoints first), change one block. */
+static void *start_on_full_log(void *arg)
+{
+	struct full_starter *s = arg;
+	struct jnl_handle *h;
+
+	s->ret = jnl_start(s->e->j, 1, 0, &h);
+	if (s->ret)
+		return NULL;
+	s->ret = jwrite(s->e, h, s->blk, s->ver);
+	if (jnl_stop(h) && !s->ret)
+		s->ret = -EIO;
+	return NULL;
+}
+
+/*
+ * The stress test's "j->used + t->log_len <= j->log_len" abort, made
+ * deterministic.  Committed transactions fill the log to its last block,
+ * their buffers still dirty.  A handle starting then must checkpoint; we
+ * hold the buffer lock of a block of the oldest transaction, so that
+ * checkpoint cannot finish.  While it waits, the commit interval passes and
+ * a commit is forced: if the starter had made a transaction running before
+ * looking for space, that empty transaction would commit with a commit
+ * block and no log block left for it -- over the tail.  Nothing may commit
+ * until the checkpoint has made room; then the handle completes.
+ */
+static void test_start_on_exactly_full_log_commits_nothing_until_room(void **state)
+{
+	/* a short interval: the commit thread would commit a running
+	 * transaction while the starter checkpoints */
+	const struct jnl_config cfg = { .commit_interval_ms = 20 };
+	struct full_starter s;
+	struct jnl_stats st;
+	struct sfs_buf *pinned;
+	pthread_t th;
+	uint64_t next = 0, t0, commits;
+	int64_t want[64] = { 0 }, got[64];
+	struct jenv e;
+
+	(void)state;
+	jenv_make(&e, 64, 64);
+	jenv_open(&e, NULL, &cfg, NULL);
+	jnl_get_stats(e.j, &st);
+	/* Fill: a transaction of k distinct blocks takes k copies, one
+	 * descriptor and a commit block, which is exactly what a handle of k
+	 * credits reserves; leave no remainder too small for one. */
+	while (st.log_used < st.log_blocks) {
+		uint64_t free_ = st.log_blocks - st.log_used, k = st.max_txn_blocks - 2;
+		struct jnl_handle *h;
+
+		if (free_ < k + 2 || free_ - (k + 2) < 3)
+			k = free_ - 2;
+		assert_true(k >= 1 && next + k <= 63);
+		assert_int_equal(jnl_start(e.j, (unsigned)k, 0, &h), 0);
+		for (uint64_t i = 0; i < k; i++, next++) {
+			assert_int_equal(jwrite(&e, h, next, 1), 0);
+			want[next] = 1;
+		}
+		assert_int_equal(jnl_stop(h), 0);
+		assert_int_equal(jnl_force_commit(e.j), 0);
+		jnl_get_stats(e.j, &st);
+	}
+	assert_int_equal(st.log_used, st.log_blocks);
+	assert_int_equal(st.log_head, st.log_tail);
+	assert_int_equal(st.checkpoint_waits, 0);
+
+	/* block 0 went home with the oldest transaction: its checkpoint
+	 * waits for this lock */
+	assert_int_equal(sfs_buf_read(e.cache, home(&e, 0), NULL, 0, &pinned), 0);
+	sfs_buf_lock(pinned);
+	commits = st.commits;
+	s = (struct full_starter){ .e = &e, .blk = 63, .ver = 2 };
+	assert_int_equal(pthread_create(&th, NULL, start_on_full_log, &s), 0);
+	t0 = now_ms();
+	do {
+		assert_true(now_ms() - t0 < 10000);
+		usleep(1000);
+		jnl_get_stats(e.j, &st);
+	} while (!st.checkpoint_waits);
+	/* several commit intervals, then an explicit commit request */
+	usleep(100 * 1000);
+	assert_int_equal(jnl_force_commit(e.j), 0);
+	jnl_get_stats(e.j, &st);
+	assert_int_equal(st.errno_, 0);
+	assert_true(st.log_used <= st.log_blocks);
+	assert_int_equal(st.commits, commits);
+	assert_int_equal(st.running_tid, 0);
+
+	sfs_buf_unlock(pinned);
+	sfs_buf_release(pinned);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(s.ret, 0);
+	want[63] = 2;
+	assert_int_equal(jnl_force_commit(e.j), 0);
+	jnl_get_stats(e.j, &st);
+	jnl_print_stats(e.j, stderr, 0);
+	assert_true(st.log_used <= st.log_blocks);
+	assert_int_equal(st.commits, commits + 1);
+	assert_int_equal(jenv_close(&e), 0);
+	image_versions(&e, got);
+	assert_memory_equal(got, want, sizeof(want));
+	jenv_drop(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_small_journal_filled_ten_times_waits_for_checkpoints),
+		cmocka_unit_test(test_start_on_exactly_full_log_commits_nothing_until_room),
 	};
 
 	return cmocka_run_group_tests_name("journal_fill", tests, suite_init, NULL);
