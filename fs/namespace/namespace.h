@@ -16,8 +16,9 @@
  * the inode it returns while the directory is still locked (what a FUSE
  * reply to LOOKUP, CREATE, MKNOD, MKDIR, SYMLINK and LINK counts as).
  * Holds are given back with sfs_forget(), which also finishes an unlinked
- * inode whose last hold goes (sfs_inode_release would leave that to the
- * next mount).
+ * inode whose last hold goes: its blocks, record, orphan slot and xattr
+ * block in order (sfs_inode_release frees it too, through the inode cache,
+ * but leaves the slot and the xattr block to the next mount's sweep).
  *
  * Lock order (outermost first), extending fs/super.h's:
  *   the rename lock (cross-directory renames only, one per process)
@@ -42,7 +43,7 @@
 /* ---- names ------------------------------------------------------------ */
 
 /* The inode @name names in directory @dir ("." and ".." included):
- * -ENOENT, -ENOTDIR (@dir is not a directory, or was removed). */
+ * -ENOENT (also in a removed directory), -ENOTDIR. */
 int sfs_lookup(struct sfs_fs *fs, uint64_t dir, const char *name, unsigned flags,
 	       struct sfs_attr *out);
 
