@@ -40,7 +40,19 @@ int sfs_dir_bread(struct sfs_inode_info *dir, uint32_t lblk, bool nofail, struct
 		return ret;
 	if (m.state != SFS_MAPPED_WRITTEN)
 		return sfs_dir_corrupt(dir, 0, "logical block %u is not mapped", lblk);
-	ret = sfs_buf_read(fs->bc, m.pblk, &sfs_dirblock_buf_ops, sfs_buf_flags(nofail), &bh);
+	/* Most lookups find their blocks cached and verified already: take
+	 * them as they are (what sfs_buf_read would return), without its
+	 * read-ahead bookkeeping, which random lookups only disturb. */
+	bh = sfs_buf_find(fs->bc, m.pblk);
+	if (bh && bh->ops == &sfs_dirblock_buf_ops &&
+	    (sfs_buf_state(bh) & (SFS_BS_UPTODATE | SFS_BS_VERIFIED | SFS_BS_STALE)) ==
+	    (SFS_BS_UPTODATE | SFS_BS_VERIFIED)) {
+		ret = 0;
+	} else {
+		sfs_brelse(bh);
+		ret = sfs_buf_read(fs->bc, m.pblk, &sfs_dirblock_buf_ops, sfs_buf_flags(nofail),
+				   &bh);
+	}
 	if (ret == -EFSBADCRC || ret == -EFSCORRUPTED)
 		return sfs_dir_corrupt(dir, m.pblk, "logical block %u: %s", lblk, sfs_verify_reason());
 	if (ret == -EIO)

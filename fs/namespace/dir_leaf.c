@@ -24,14 +24,27 @@ static bool is_name(const struct sfs_dirent *de)
 int sfs_dir_leaf_find(const void *blk, size_t len, uint64_t hash, const char *name,
 		      unsigned nlen, struct sfs_dirent *de)
 {
-	uint32_t off = 0;
-	int ret;
+	const uint8_t *p = blk;
+	uint32_t off = SFS_HDR_SIZE;
 
-	while ((ret = sfs_dir_block_next(blk, len, &off, de)) > 0)
-		if (de->ino && sfs_dirkey_hash(de->key) == hash && de->name_len == nlen &&
-		    !memcmp(de->name, name, nlen))
-			return 1;
-	return ret;
+	/* The hot loop of every lookup: the block was verified when read, so
+	 * only what keeps the walk inside it is checked per record, and the
+	 * name is compared only where the hash matches. */
+	while (off + SFS_DIRENT_HDR_SIZE <= len) {
+		const struct sfs_disk_dirent *d = (const struct sfs_disk_dirent *)(p + off);
+		uint16_t rec_len = sfs_le16_to_cpu(d->rec_len);
+
+		if (rec_len < SFS_DIRENT_HDR_SIZE || rec_len > len - off)
+			return -EFSCORRUPTED;
+		if (d->ino && sfs_dirkey_hash(sfs_le64_to_cpu(d->key)) == hash &&
+		    d->name_len == nlen && !memcmp(d->name, name, nlen)) {
+			uint32_t at = off;
+
+			return sfs_dir_block_next(blk, len, &at, de) > 0 ? 1 : -EFSCORRUPTED;
+		}
+		off += rec_len;
+	}
+	return 0;
 }
 
 int sfs_dir_leaf_seq(const void *blk, size_t len, uint64_t hash)
