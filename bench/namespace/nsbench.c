@@ -8,10 +8,14 @@
  * too); then, at that size, K more names created, K random lookups of the
  * first N names, and the K new names removed -- each through the public
  * API, one operation one transaction, as a front end would call them.
- * After the last size fits, the image is unmounted and every --fsck tool
- * given is run on it with -fn and timed.  Run the release build:
+ * The three measurements are repeated --rounds times (default 5) and the
+ * medians printed.  At the size --fsck-at (default 100,000) the image is
+ * unmounted and every --fsck tool given is run on it with -fn and timed.
+ * --icache sizes the inode cache (its hash table follows the cap).  Run
+ * the release build:
  *   build-rel/bench/namespace/nsbench [--sizes 1000,100000,1000000]
- *       [--ops 20000] [--dir /var/tmp] [--fsck PATH]... [--keep-size N]
+ *       [--ops 20000] [--lookups N] [--rounds 5] [--icache N] [--dir /var/tmp]
+ *       [--fsck PATH]... [--fsck-at N]
  */
 #include <errno.h>
 #include <stdio.h>
@@ -94,6 +98,19 @@ static void make(const char *path, uint64_t inodes)
 	sfs_sb_info_destroy(&sbi);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, unsigned n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return v[n / 2];
+}
+
 static void name(char *buf, char tag, unsigned i)
 {
 	snprintf(buf, 32, "%c-%09u", tag, i);
@@ -124,6 +141,7 @@ int main(int argc, char **argv)
 	unsigned nfsck = 0, fsck_at = 100000;
 	size_t icache = 0;
 	unsigned lookups = 0;   /* 0 = as many as --ops */
+	unsigned rounds = 5;
 	char err[256], path[512];
 
 	for (int i = 1; i < argc; i++) {
@@ -139,6 +157,10 @@ int main(int argc, char **argv)
 			dir = argv[++i];
 		} else if (!strcmp(argv[i], "--fsck") && i + 1 < argc && nfsck < 4) {
 			fsck[nfsck++] = argv[++i];
+		} else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) {
+			rounds = (unsigned)strtoul(argv[++i], NULL, 0);
+			if (rounds < 1 || rounds > 15)
+				rounds = 5;
 		} else if (!strcmp(argv[i], "--lookups") && i + 1 < argc) {
 			lookups = (unsigned)strtoul(argv[++i], NULL, 0);
 		} else if (!strcmp(argv[i], "--icache") && i + 1 < argc) {
@@ -146,8 +168,8 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--fsck-at") && i + 1 < argc) {
 			fsck_at = (unsigned)strtoul(argv[++i], NULL, 0);
 		} else {
-			fprintf(stderr, "usage: nsbench [--sizes N,N,...] [--ops K] [--dir DIR] "
-				"[--fsck PATH]... [--fsck-at N]\n");
+			fprintf(stderr, "usage: nsbench [--sizes N,N,...] [--ops K] [--lookups N] "
+				"[--rounds R] [--icache N] [--dir DIR] [--fsck PATH]... [--fsck-at N]\n");
 			return 2;
 		}
 	}
@@ -163,7 +185,7 @@ int main(int argc, char **argv)
 		struct sfs_mount_opts o;
 		struct sfs_fs *fs;
 		struct sfs_attr a;
-		double t0, fill, cr, lk, ul;
+		double t0, fill, cr, lk, ul, rc[15], rl[15], ru[15];
 		char nm[32], msg[256];
 		int ret;
 
@@ -181,30 +203,35 @@ int main(int argc, char **argv)
 				die("fill", ret);
 		}
 		fill = n / (now() - t0);
-		t0 = now();
-		for (unsigned i = 0; i < k; i++) {
-			name(nm, 'n', i);
-			ret = sfs_mknod(fs, ROOT, nm, S_IFREG | 0644, 0, 0, NULL, &a);
-			if (ret)
-				die("create", ret);
+		for (unsigned r = 0; r < rounds; r++) {
+			t0 = now();
+			for (unsigned i = 0; i < k; i++) {
+				name(nm, 'n', i);
+				ret = sfs_mknod(fs, ROOT, nm, S_IFREG | 0644, 0, 0, NULL, &a);
+				if (ret)
+					die("create", ret);
+			}
+			rc[r] = k / (now() - t0);
+			t0 = now();
+			for (unsigned i = 0; i < (lookups ? lookups : k); i++) {
+				name(nm, 'f', rnd(n));
+				ret = sfs_lookup(fs, ROOT, nm, 0, &a);
+				if (ret)
+					die("lookup", ret);
+			}
+			rl[r] = (lookups ? lookups : k) / (now() - t0);
+			t0 = now();
+			for (unsigned i = 0; i < k; i++) {
+				name(nm, 'n', i);
+				ret = sfs_unlink(fs, ROOT, nm);
+				if (ret)
+					die("unlink", ret);
+			}
+			ru[r] = k / (now() - t0);
 		}
-		cr = k / (now() - t0);
-		t0 = now();
-		for (unsigned i = 0; i < (lookups ? lookups : k); i++) {
-			name(nm, 'f', rnd(n));
-			ret = sfs_lookup(fs, ROOT, nm, 0, &a);
-			if (ret)
-				die("lookup", ret);
-		}
-		lk = (lookups ? lookups : k) / (now() - t0);
-		t0 = now();
-		for (unsigned i = 0; i < k; i++) {
-			name(nm, 'n', i);
-			ret = sfs_unlink(fs, ROOT, nm);
-			if (ret)
-				die("unlink", ret);
-		}
-		ul = k / (now() - t0);
+		cr = median(rc, rounds);
+		lk = median(rl, rounds);
+		ul = median(ru, rounds);
 		printf("%10u %12.0f %12.0f %12.0f %12.0f\n", n, fill, cr, lk, ul);
 		fflush(stdout);
 		ret = sfs_fs_unmount(fs);
