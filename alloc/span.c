@@ -81,17 +81,23 @@ void mc_span_put(struct span *s)
 
 	pthread_mutex_lock(&span_lock);
 	decommit = nfree_resident >= RETAIN_SPANS;
-	if (!decommit)
+	if (!decommit) {
 		nfree_resident++;
+		atomic_fetch_add_explicit(&g.retained, SPAN_SIZE, memory_order_relaxed);
+	}
+	pthread_mutex_unlock(&span_lock);
 	s->magic = 0;          /* a stale pointer into it is now a bad free */
 	s->pad = !decommit;
+	/*
+	 * Drop the pages before the span is on the free list, never after: once
+	 * it is there another thread may take it and carve live objects into
+	 * it, which a late MADV_DONTNEED would silently zero.  The header page
+	 * stays (it links the free list).
+	 */
+	if (decommit)
+		madvise((char *)s + PAGE_SZ, SPAN_SIZE - PAGE_SZ, MADV_DONTNEED);
+	pthread_mutex_lock(&span_lock);
 	s->next = free_spans;
 	free_spans = s;
-	if (!decommit)
-		atomic_fetch_add_explicit(&g.retained, SPAN_SIZE, memory_order_relaxed);
 	pthread_mutex_unlock(&span_lock);
-	if (decommit) {
-		/* Keep the header page (it links the free list); drop the rest. */
-		madvise((char *)s + PAGE_SZ, SPAN_SIZE - PAGE_SZ, MADV_DONTNEED);
-	}
 }
