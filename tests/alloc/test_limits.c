@@ -1,6 +1,9 @@
 /* Edge cases and misuse: each test pins a bug a review found once. */
 #include <errno.h>
 #include <unistd.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <string.h>
 #include "helpers.h"
 
 struct catcher catcher;
@@ -130,6 +133,50 @@ static void test_many_threads_cannot_overrun_the_budget(void **state)
 		mc_free(got[i]);
 	pthread_barrier_destroy(&many_bar);
 	setup_budget(NULL);
+}
+
+/* Spans emptied and refilled by two threads at once: an empty span given
+ * back to the OS (MADV_DONTNEED) must never be one another thread has
+ * already taken and filled, or its live objects read back as zeros. */
+#define CHURN_OBJS 96               /* 32 KiB objects: ~14 spans a round */
+static atomic_int churn_bad;
+static atomic_bool churn_stop;
+static void *churn_worker(void *arg)
+{
+	unsigned seed = (unsigned)(uintptr_t)arg;
+	void *obj[CHURN_OBJS];
+
+	while (!atomic_load(&churn_stop)) {
+		for (int i = 0; i < CHURN_OBJS; i++) {
+			obj[i] = mc_alloc_named("test.churn", 32768, MC_KERNEL | MC_NOFAIL);
+			memset(obj[i], (int)(seed + i) | 1, 32768);
+		}
+		sched_yield();
+		for (int i = 0; i < CHURN_OBJS; i++) {
+			const unsigned char *b = obj[i];
+			if (b[0] != (unsigned char)((seed + i) | 1) ||
+			    b[32767] != (unsigned char)((seed + i) | 1))
+				atomic_fetch_add(&churn_bad, 1);
+			mc_free(obj[i]);
+		}
+		seed++;
+	}
+	return NULL;
+}
+
+static void test_span_reuse_never_zeroes_live_objects(void **state)
+{
+	pthread_t t[3];
+	(void)state;
+	atomic_store(&churn_bad, 0);
+	atomic_store(&churn_stop, false);
+	for (uintptr_t i = 0; i < 3; i++)
+		pthread_create(&t[i], NULL, churn_worker, (void *)(i * 1000));
+	usleep(1500 * 1000);
+	atomic_store(&churn_stop, true);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(atomic_load(&churn_bad), 0);
 }
 
 /* A shrinker unregistering another during a pass must not break the walk. */
@@ -326,6 +373,7 @@ int main(void)
 		cmocka_unit_test(test_stats_with_no_top_sites),
 		cmocka_unit_test(test_nth_global_is_exact_under_races),
 		cmocka_unit_test(test_many_threads_cannot_overrun_the_budget),
+		cmocka_unit_test(test_span_reuse_never_zeroes_live_objects),
 		cmocka_unit_test(test_unregister_during_a_pass),
 		cmocka_unit_test(test_kick_allocating_does_not_recurse),
 		cmocka_unit_test(test_watchdog_handler_may_allocate),
