@@ -84,10 +84,12 @@ static void agree(struct sfs_es_tree *t, const struct cell *m)
 	}
 }
 
+static uint32_t max_len = 64;
+
 static void random_extent(struct sfs_es_extent *e)
 {
 	e->lblk = (uint32_t)(rnd() % NB);
-	e->len = 1 + (uint32_t)(rnd() % 64);
+	e->len = 1 + (uint32_t)(rnd() % max_len);
 	if (e->lblk + e->len > NB)
 		e->len = NB - e->lblk;
 	e->state = (enum sfs_es_state)(1 + rnd() % 4);
@@ -117,13 +119,24 @@ static void test_cache_agrees_with_a_model_after_every_change(void **state)
 				m[e.lblk + b].known = 0;
 		}
 		agree(&t, m);
+		assert_int_equal(sfs_es_check(&t), 0);
 	}
 	struct sfs_es_stats st;
 	sfs_es_stats(c, &st);
 	assert_true(st.splits > 0 && st.merges > 0);
+	printf("%llu extents in %llu leaves at the end\n", (unsigned long long)st.nodes,
+	       (unsigned long long)st.leaves);
 	sfs_es_tree_destroy(&t);
 	sfs_es_cache_destroy(c);
 	free(m);
+}
+
+/* Short extents: hundreds cached, so leaves fill, split, empty and go. */
+static void test_cache_agrees_with_a_model_over_many_leaves(void **state)
+{
+	max_len = 3;
+	test_cache_agrees_with_a_model_after_every_change(state);
+	max_len = 64;
 }
 
 static int snapshot(const struct sfs_es_extent *e, void *arg)
@@ -133,32 +146,52 @@ static int snapshot(const struct sfs_es_extent *e, void *arg)
 	return 0;
 }
 
-/* Seed 000: removing the middle of a cached extent allocates.  Outside
- * truncate, with the allocator failing, that is -ENOMEM and nothing
- * changed; inside truncate (NOFAIL) it cannot fail. */
+/* Seed 000: removing the middle of a cached extent takes one more slot,
+ * and in a full leaf a new leaf -- an allocation.  Outside truncate, with
+ * the allocator failing, that is -ENOMEM and nothing changed; inside
+ * truncate (NOFAIL) it cannot fail.  With room in the leaf nothing is
+ * allocated, so nothing can fail. */
 static void test_split_fails_cleanly_or_never(void **state)
 {
 	struct sfs_es_cache *c = sfs_es_cache_create("test_es_split");
 	struct sfs_es_tree t;
-	struct sfs_es_extent big = { 0, 1000, 5000, SFS_ES_WRITTEN }, before[8], after[8], *p;
+	struct sfs_es_extent big = { 0, 1000, 5000, SFS_ES_WRITTEN };
+	struct sfs_es_extent before[SFS_ES_LEAF + 2], after[SFS_ES_LEAF + 2], *p;
+	struct sfs_es_stats st;
 	struct mc_stats a, b;
 	char err[128];
 	(void)state;
 
 	sfs_es_tree_init(&t, c);
 	assert_int_equal(sfs_es_insert(&t, &big, 0), 0);
+	/* Room in the leaf: the split allocates nothing and cannot fail. */
+	assert_int_equal(mc_fault_set("es.node:always", err, sizeof(err)), 0);
+	mc_op_begin();
+	assert_int_equal(sfs_es_remove(&t, 100, 10, 0), 0);
+	mc_op_end();
+	mc_fault_set("", err, sizeof(err));
+	assert_int_equal(sfs_es_check(&t), 0);
+	/* Fill the leaf: holes two blocks apart cannot merge. */
+	for (uint32_t k = 2; k < SFS_ES_LEAF; k++) {
+		struct sfs_es_extent h = { 2000 + 2 * k, 1, 0, SFS_ES_HOLE };
+		assert_int_equal(sfs_es_insert(&t, &h, 0), 0);
+	}
+	sfs_es_stats(c, &st);
+	assert_int_equal(st.nodes, SFS_ES_LEAF);
+	assert_int_equal(st.leaves, 1);
 	p = before;
 	sfs_es_walk(&t, snapshot, &p);
-	assert_int_equal(p - before, 1);
+	assert_int_equal(p - before, SFS_ES_LEAF);
 
 	assert_int_equal(mc_fault_set("es.node:always", err, sizeof(err)), 0);
 	mc_op_begin();
 	assert_int_equal(sfs_es_remove(&t, 400, 100, 0), -ENOMEM);
 	mc_op_end();
+	mc_fault_set("", err, sizeof(err));
 	p = after;
 	sfs_es_walk(&t, snapshot, &p);
-	assert_int_equal(p - after, 1);
-	assert_memory_equal(before, after, sizeof(before[0]));
+	assert_int_equal(p - after, SFS_ES_LEAF);
+	assert_memory_equal(before, after, sizeof(before[0]) * SFS_ES_LEAF);
 
 	/* The truncate path: every failable site fails, the split still happens. */
 	assert_int_equal(mc_fault_set("*:always", err, sizeof(err)), 0);
@@ -169,10 +202,13 @@ static void test_split_fails_cleanly_or_never(void **state)
 	mc_stats_snapshot(&b);
 	mc_fault_set("", err, sizeof(err));
 	assert_true(b.nofail_loops > a.nofail_loops);
+	assert_int_equal(sfs_es_check(&t), 0);
+	sfs_es_stats(c, &st);
+	assert_int_equal(st.leaves, 2);
 	struct sfs_es_extent e;
 	assert_int_equal(sfs_es_lookup(&t, 399, &e), 1);
-	assert_int_equal(e.lblk, 0);
-	assert_int_equal(e.len, 400);
+	assert_int_equal(e.lblk, 110);
+	assert_int_equal(e.len, 290);
 	assert_int_equal(sfs_es_lookup(&t, 450, &e), 0);
 	assert_int_equal(sfs_es_lookup(&t, 500, &e), 1);
 	assert_int_equal(e.lblk, 500);
@@ -238,6 +274,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cache_agrees_with_a_model_after_every_change),
+		cmocka_unit_test(test_cache_agrees_with_a_model_over_many_leaves),
 		cmocka_unit_test(test_split_fails_cleanly_or_never),
 		cmocka_unit_test(test_shrinker_frees_cold_extents_and_skips_busy_trees),
 	};
