@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include "crashlog.h"
 #include "harness.h"
+#include "stuck.h"
 
 #define UNIT 4096u            /* the device's atomic write unit */
 #define FULL_MAX_ENUM 8       /* epochs up to this many pending writes: every subset */
@@ -262,6 +263,8 @@ int crash_run(const struct crash_workload *wl, const struct crash_opts *o,
 	 * identically either way, and scratch space may be tmpfs. */
 	snprintf(opts, sizeof(opts), "cache=buffered,wlog=%s", log);
 
+	crash_stuck_start();
+	crash_stuck_at("%s seed %u: preparing and running the workload", wl->name, o->seed);
 	ret = wl->prepare(base, o->seed, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, "scopefs-crash: %s: prepare: %s\n", wl->name, err);
@@ -329,6 +332,9 @@ int crash_run(const struct crash_workload *wl, const struct crash_opts *o,
 			}
 			res->points++;
 			err[0] = '\0';
+			crash_stuck_at("%s seed %u epoch %zu variant %zu (reproduce: scopefs-crash "
+				       "--workload %s --seed %u --only %zu:%zu)", wl->name, o->seed,
+				       e, k, wl->name, o->seed, e, k);
 			int bad = wl->check(work, opts, mark, o->seed, err, sizeof(err));
 			if (!bad) {
 				if (restore(fd, durable, size, &cl, first, end - first, &v, clog)) {
