@@ -17,6 +17,7 @@
 #include <cmocka.h>
 #include <pthread.h>
 #include "alloc/mc.h"
+#include "tests/common/tcache.h"
 
 /* ---- reports ---- */
 struct catcher {
@@ -108,88 +109,7 @@ static inline void *delayed_free(void *arg)
 	return NULL;
 }
 
-/* ---- a cache with a shrinker ---- */
-struct tcache {
-	struct mc_shrinker sh;
-	pthread_mutex_t lock;
-	void **obj;
-	size_t n, cap, objsize;
-	_Atomic unsigned direct_calls, bg_calls;
-	_Atomic unsigned fs_ctx_violations;   /* called without MC_FS though it needs it */
-	mc_mutex_t *take_lock;                /* taken (blocking) inside scan */
-	mc_mutex_t *try_lock;                 /* try-locked inside scan */
-};
-static inline size_t tcache_count(struct mc_shrinker *s, struct mc_shrink_control *sc)
-{
-	struct tcache *c = s->priv;
-	size_t n;
-	if ((s->needs & MC_FS) && !(sc->flags & MC_FS))
-		c->fs_ctx_violations++;
-	if ((s->needs & MC_IO) && !(sc->flags & MC_IO))
-		c->fs_ctx_violations++;
-	if (sc->background)
-		c->bg_calls++;
-	else
-		c->direct_calls++;
-	pthread_mutex_lock(&c->lock);
-	n = c->n;
-	pthread_mutex_unlock(&c->lock);
-	return n;
-}
-static inline size_t tcache_scan(struct mc_shrinker *s, struct mc_shrink_control *sc)
-{
-	struct tcache *c = s->priv;
-	size_t freed = 0;
-	if (c->take_lock) {
-		mc_mutex_lock(c->take_lock);
-		mc_mutex_unlock(c->take_lock);
-	}
-	if (c->try_lock && mc_mutex_trylock(c->try_lock))
-		mc_mutex_unlock(c->try_lock);
-	pthread_mutex_lock(&c->lock);
-	while (c->n && freed < sc->nr_to_scan) {
-		mc_free(c->obj[--c->n]);
-		freed++;
-	}
-	pthread_mutex_unlock(&c->lock);
-	return freed;
-}
-static inline void tcache_init(struct tcache *c, const char *name, mc_flags_t needs, size_t objsize)
-{
-	memset(c, 0, sizeof(*c));
-	pthread_mutex_init(&c->lock, NULL);
-	c->cap = 1 << 16;
-	c->obj = calloc(c->cap, sizeof(void *));
-	c->objsize = objsize;
-	c->sh.name = name;
-	c->sh.needs = needs;
-	c->sh.count = tcache_count;
-	c->sh.scan = tcache_scan;
-	c->sh.priv = c;
-	assert_int_equal(mc_shrinker_register(&c->sh), 0);
-}
-/* Fill the cache with NOWAIT allocations until the budget says no (or @max). */
-static inline size_t tcache_fill(struct tcache *c, size_t max)
-{
-	size_t added = 0;
-	while (added < max && c->n < c->cap) {
-		void *p = mc_alloc_named("test.cache", c->objsize, MC_NOWAIT | MC_NOWARN);
-		if (!p)
-			break;
-		pthread_mutex_lock(&c->lock);
-		c->obj[c->n++] = p;
-		pthread_mutex_unlock(&c->lock);
-		added++;
-	}
-	return added;
-}
-static inline void tcache_destroy(struct tcache *c)
-{
-	mc_shrinker_unregister(&c->sh);
-	while (c->n)
-		mc_free(c->obj[--c->n]);
-	free(c->obj);
-}
+/* ---- a cache with a shrinker: tests/common/tcache.h ---- */
 
 static inline uint64_t test_rng(uint64_t *s)
 {

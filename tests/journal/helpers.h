@@ -31,6 +31,7 @@
 #include "fs/block/buffer.h"
 #include "journal/format.h"
 #include "journal/journal.h"
+#include "tests/common/tcache.h"
 
 #define J_BSIZE 4096u
 
@@ -263,95 +264,18 @@ static inline int suite_init(void **state)
 	return 0;
 }
 
-/* A reclaimable cache: objects held until a shrinker frees them.  It
- * records whether it was called from inside a journal handle. */
-struct tcache {
-	struct mc_shrinker sh;
-	pthread_mutex_t lock;
-	void **obj;
-	size_t n, cap, objsize;
-	_Atomic unsigned calls, calls_in_handle, calls_direct;
-};
-
-static inline size_t tcache_count(struct mc_shrinker *s, struct mc_shrink_control *sc)
+/* The reclaimable test cache (tests/common/tcache.h), counting calls made
+ * from inside a journal handle into calls_in_context. */
+static inline bool tcache_in_handle(void)
 {
-	struct tcache *c = s->priv;
-	size_t n;
-
-	c->calls++;
-	if (!sc->background)
-		c->calls_direct++;
-	if (jnl_current())
-		c->calls_in_handle++;
-	pthread_mutex_lock(&c->lock);
-	n = c->n;
-	pthread_mutex_unlock(&c->lock);
-	return n;
+	return jnl_current() != NULL;
 }
 
-static inline size_t tcache_scan(struct mc_shrinker *s, struct mc_shrink_control *sc)
+static inline void tcache_init_jnl(struct tcache *c, const char *name, mc_flags_t needs,
+				   size_t objsize)
 {
-	struct tcache *c = s->priv;
-	size_t freed = 0;
-
-	if (jnl_current())
-		c->calls_in_handle++;
-	pthread_mutex_lock(&c->lock);
-	while (c->n && freed < sc->nr_to_scan) {
-		mc_free(c->obj[--c->n]);
-		freed++;
-	}
-	pthread_mutex_unlock(&c->lock);
-	return freed;
-}
-
-static inline void tcache_init(struct tcache *c, const char *name, mc_flags_t needs, size_t objsize)
-{
-	memset(c, 0, sizeof(*c));
-	pthread_mutex_init(&c->lock, NULL);
-	c->cap = 1 << 16;
-	c->obj = calloc(c->cap, sizeof(void *));
-	c->objsize = objsize;
-	c->sh.name = name;
-	c->sh.needs = needs;
-	c->sh.count = tcache_count;
-	c->sh.scan = tcache_scan;
-	c->sh.priv = c;
-	assert_int_equal(mc_shrinker_register(&c->sh), 0);
-}
-
-/* Fill with NOWAIT allocations until the budget refuses (or @max). */
-static inline size_t tcache_fill(struct tcache *c, size_t max)
-{
-	size_t added = 0;
-
-	while (added < max) {
-		void *p;
-
-		pthread_mutex_lock(&c->lock);
-		if (c->n == c->cap) {
-			pthread_mutex_unlock(&c->lock);
-			break;
-		}
-		pthread_mutex_unlock(&c->lock);
-		p = mc_alloc_named("test.cache", c->objsize, MC_NOWAIT | MC_NOWARN);
-		if (!p)
-			break;
-		pthread_mutex_lock(&c->lock);
-		c->obj[c->n++] = p;
-		pthread_mutex_unlock(&c->lock);
-		added++;
-	}
-	return added;
-}
-
-static inline void tcache_destroy(struct tcache *c)
-{
-	mc_shrinker_unregister(&c->sh);
-	while (c->n)
-		mc_free(c->obj[--c->n]);
-	free(c->obj);
-	pthread_mutex_destroy(&c->lock);
+	tcache_init(c, name, needs, objsize);
+	c->in_context = tcache_in_handle;
 }
 
 #endif

@@ -138,8 +138,8 @@ static void test_fs_shrinker_never_runs_inside_a_handle(void **state)
 	jenv_make(&e, 256, 64);
 	jenv_open(&e, NULL, &cfg, NULL);
 	setup_alloc("budget=16M,background=off,throttle_timeout=10ms");
-	tcache_init(&fsc, "test-fs-needs-fs", MC_FS, 4096);
-	tcache_init(&anyc, "test-any", 0, 4096);
+	tcache_init_jnl(&fsc, "test-fs-needs-fs", MC_FS, 4096);
+	tcache_init_jnl(&anyc, "test-any", 0, 4096);
 	for (int round = 0; round < 40; round++) {
 		struct jnl_handle *h;
 		void *p;
@@ -156,13 +156,13 @@ static void test_fs_shrinker_never_runs_inside_a_handle(void **state)
 		mc_free(p);
 	}
 	assert_int_equal(jnl_force_commit(e.j), 0);
-	assert_int_equal(fsc.calls_in_handle, 0);
-	assert_true(anyc.calls_in_handle > 0);       /* reclaim did run in handles */
-	outside_calls = fsc.calls_direct;
+	assert_int_equal(fsc.calls_in_context, 0);
+	assert_true(anyc.calls_in_context > 0);       /* reclaim did run in handles */
+	outside_calls = fsc.direct_calls;
 	tcache_fill(&fsc, 1024 - fsc.n);
 	tcache_fill(&anyc, 1 << 16);
 	mc_free(mc_alloc_named("test.outside", 64 * 1024, MC_KERNEL | MC_NOWARN));
-	assert_true(fsc.calls_direct > outside_calls);
+	assert_true(fsc.direct_calls > outside_calls);
 	tcache_destroy(&fsc);
 	tcache_destroy(&anyc);
 	setup_alloc(NULL);

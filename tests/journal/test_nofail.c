@@ -31,7 +31,7 @@ static void test_nofail_handle_commits_with_every_site_failing(void **state)
 	/* the buffers exist before the faults: this is about the journal */
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(sfs_buf_read(e.cache, home(&e, (uint64_t)i), NULL, 0, &bufs[i]), 0);
-	tcache_init(&cache, "test-reclaimable", 0, 4096);
+	tcache_init_jnl(&cache, "test-reclaimable", 0, 4096);
 	tcache_fill(&cache, 1 << 16);
 	mc_stats_snapshot(&a);
 

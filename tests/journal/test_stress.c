@@ -138,8 +138,8 @@ static void test_eight_threads_under_reclaim_keep_committing(void **state)
 	setup_alloc("budget=24M,throttle_timeout=10ms");
 	jenv_make(&sh->e, 1024, HOME);
 	jenv_open(&sh->e, NULL, &cfg, NULL);
-	tcache_init(&cache, "test-reclaimable", 0, 4096);
-	tcache_init(&fsc, "test-needs-fs", MC_FS, 4096);
+	tcache_init_jnl(&cache, "test-reclaimable", 0, 4096);
+	tcache_init_jnl(&fsc, "test-needs-fs", MC_FS, 4096);
 	tcache_fill(&fsc, 256);
 	f.c = &cache;
 	f.stop = &sh->stop;
@@ -171,8 +171,8 @@ static void test_eight_threads_under_reclaim_keep_committing(void **state)
 	assert_true(js.commits >= 100);
 	assert_int_equal(mb.stalls, 0);
 	assert_true(mb.reclaim_direct > ma.reclaim_direct);   /* the budget did bite */
-	assert_int_equal(fsc.calls_in_handle, 0);
-	assert_true(cache.calls_in_handle > 0);     /* reclaim ran inside handles */
+	assert_int_equal(fsc.calls_in_context, 0);
+	assert_true(cache.calls_in_context > 0);     /* reclaim ran inside handles */
 
 	tcache_destroy(&cache);
 	tcache_destroy(&fsc);
