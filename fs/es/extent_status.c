@@ -1,24 +1,56 @@
 /*
- * The extent status cache (see extent_status.h): sorted leaves of extents
- * in a treap keyed by each leaf's first block, with the split allocation
- * of seed 000.
+ * The extent status cache (see extent_status.h): a B+tree of sorted
+ * leaves of extents, with the split allocation of seed 000.
  *
- * Invariants (tree lock held): every leaf in the treap holds 1..SFS_ES_LEAF
- * extents, sorted and non-overlapping, key == ext[0].lblk; every extent of
- * a leaf lies before every extent of the next leaf.  So the extent holding
- * a block, if any, is in the leaf with the greatest key <= that block.
+ * Shape (tree lock held): t->height inner levels above the leaves (0: the
+ * root is a leaf, or NULL for an empty tree).  An inner node holds 1..
+ * ES_FAN children in order and key[i] == the first block of child i's
+ * subtree, exactly (so key[0] is the node's own first block).  A leaf
+ * holds 1..SFS_ES_LEAF extents, sorted and non-overlapping, every one
+ * before every extent of the next leaf.  Hence the extent holding a block,
+ * if any, lies in the leaf reached by taking, at each level, the last
+ * child whose key is <= that block.  Nodes are never merged with their
+ * siblings: an emptied node is unlinked, a root with one child dropped.
+ *
+ * Memory.  A change needs new nodes only to split one full leaf (and full
+ * inner nodes above it); how many is found under the lock, they are
+ * allocated outside it (lock_with_pool) and kept in a small pool, with
+ * the nodes a removal empties, until the change is done.
  */
 #include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
 #include "fs/es/extent_status.h"
 
+#define ES_FAN  64      /* children of an inner node (the same size as a leaf) */
+#define ES_MAXH 16      /* inner levels at most (64^16 is far past 2^32 blocks) */
+
 struct sfs_es_node {
-	uint32_t key;                        /* ext[0].lblk (kept while emptied, until unlinked) */
-	uint32_t prio;                       /* treap heap order */
-	uint32_t nr;                         /* extents in use */
-	struct sfs_es_node *left, *right;
-	struct sfs_es_extent ext[SFS_ES_LEAF];
+	uint32_t nr;                              /* extents, or children */
+	bool leaf;
+	union {
+		struct {                                  /* leaf */
+			uint32_t start[SFS_ES_LEAF];      /* ext[i].lblk: two cache lines
+							     to search, not twelve */
+			struct sfs_es_extent ext[SFS_ES_LEAF];
+		};
+		struct {                                  /* inner */
+			uint32_t key[ES_FAN];
+			struct sfs_es_node *child[ES_FAN];
+		};
+	};
+};
+
+/* Where a descent went: the inner node and child index at each level. */
+struct es_path {
+	struct sfs_es_node *n[ES_MAXH];
+	unsigned i[ES_MAXH];
+};
+
+/* Nodes for one change: allocated before it, and emptied ones recycled. */
+struct es_pool {
+	struct sfs_es_node *n[ES_MAXH + 2];
+	unsigned nr;
 };
 
 struct sfs_es_cache {
@@ -26,7 +58,6 @@ struct sfs_es_cache {
 	mc_mutex_t lock;                 /* the LRU and the stamp */
 	struct sfs_es_tree *lru_head, *lru_tail;   /* head = most recently used */
 	uint64_t stamp;
-	uint64_t rng;
 	struct mc_shrinker shrinker;
 	_Atomic uint64_t nodes, trees, leaves;
 	_Atomic uint64_t lookups, hits, inserts, removes, splits, merges, shrunk, busy, enomem,
@@ -43,78 +74,72 @@ static inline bool mapped(enum sfs_es_state s)
 	return s == SFS_ES_WRITTEN || s == SFS_ES_UNWRITTEN;
 }
 
-/* ---- treap of leaves ---------------------------------------------------- */
-
-/* Split @t into leaves with key < @key (*l) and >= @key (*r). */
-static void split(struct sfs_es_node *t, uint64_t key, struct sfs_es_node **l,
-		  struct sfs_es_node **r)
+static inline uint32_t node_min(const struct sfs_es_node *n)
 {
-	if (!t) {
-		*l = *r = NULL;
-	} else if (t->key < key) {
-		split(t->right, key, &t->right, r);
-		*l = t;
-	} else {
-		split(t->left, key, l, &t->left);
-		*r = t;
-	}
+	return n->leaf ? n->ext[0].lblk : n->key[0];
 }
 
-/* Join @l and @r, every key of @l below every key of @r. */
-static struct sfs_es_node *merge(struct sfs_es_node *l, struct sfs_es_node *r)
+/* ---- searching ---------------------------------------------------------- */
+
+/* The last child of inner @n whose key is <= @lblk (0 if none). */
+static unsigned child_for(const struct sfs_es_node *n, uint64_t lblk)
 {
-	if (!l)
-		return r;
-	if (!r)
-		return l;
-	if (l->prio > r->prio) {
-		l->right = merge(l->right, r);
-		return l;
-	}
-	r->left = merge(l, r->left);
-	return r;
+	unsigned c = 0;
+
+	/* Counting, not a binary search: no branch to mispredict, and the
+	 * compiler vectorises it (the keys are sorted, so the count is the
+	 * index past the last key <= lblk). */
+	for (unsigned i = 0; i < n->nr; i++)
+		c += n->key[i] <= lblk;
+	return c ? c - 1 : 0;
 }
 
-/* The leaf with the greatest key <= @lblk, or NULL. */
-static struct sfs_es_node *leaf_for(struct sfs_es_node *t, uint64_t lblk)
+/* The leaf where @lblk belongs (the first leaf when @lblk is before every
+ * extent), recording the way in @p; NULL for an empty tree. */
+static struct sfs_es_node *descend(struct sfs_es_tree *t, uint64_t lblk, struct es_path *p)
 {
-	struct sfs_es_node *best = NULL;
+	struct sfs_es_node *n = t->root;
 
-	while (t) {
-		if (t->key <= lblk) {
-			best = t;
-			t = t->right;
-		} else {
-			t = t->left;
+	for (unsigned l = 0; l < t->height; l++) {
+		unsigned i = child_for(n, lblk);
+
+		p->n[l] = n;
+		p->i[l] = i;
+		n = n->child[i];
+	}
+	return n;
+}
+
+/* The leaf after the one @p leads to, moving @p there; NULL at the end. */
+static struct sfs_es_node *next_leaf(struct sfs_es_tree *t, struct es_path *p)
+{
+	for (int l = (int)t->height - 1; l >= 0; l--) {
+		struct sfs_es_node *n;
+
+		if (p->i[l] + 1 >= p->n[l]->nr)
+			continue;
+		n = p->n[l]->child[++p->i[l]];
+		for (unsigned d = (unsigned)l + 1; d < t->height; d++) {
+			p->n[d] = n;
+			p->i[d] = 0;
+			n = n->child[0];
 		}
+		return n;
 	}
-	return best;
+	return NULL;
 }
 
-/* The leaf with the smallest key >= @key, or NULL. */
-static struct sfs_es_node *first_from(struct sfs_es_node *t, uint64_t key)
+/* The first leaf whose first extent starts at or after @lblk. */
+static struct sfs_es_node *leaf_from(struct sfs_es_tree *t, uint64_t lblk, struct es_path *p)
 {
-	struct sfs_es_node *best = NULL;
+	struct sfs_es_node *n = descend(t, lblk, p);
 
-	while (t) {
-		if (t->key >= key) {
-			best = t;
-			t = t->left;
-		} else {
-			t = t->right;
-		}
-	}
-	return best;
+	if (!n || n->ext[0].lblk >= lblk)
+		return n;
+	return next_leaf(t, p);
 }
 
-static struct sfs_es_node *leftmost(struct sfs_es_node *t)
-{
-	while (t && t->left)
-		t = t->left;
-	return t;
-}
-
-/* Index of the first extent of @n ending after @lblk (n->nr if none). */
+/* Index of the first extent of leaf @n ending after @lblk (n->nr if none). */
 static unsigned lower_bound(const struct sfs_es_node *n, uint64_t lblk)
 {
 	unsigned lo = 0, hi = n->nr;
@@ -133,23 +158,24 @@ static unsigned lower_bound(const struct sfs_es_node *n, uint64_t lblk)
 /* The cached extent holding @lblk in leaf @n, or NULL. */
 static struct sfs_es_extent *in_leaf(struct sfs_es_node *n, uint64_t lblk)
 {
-	unsigned i = lower_bound(n, lblk);
+	unsigned c = 0;
 
-	return i < n->nr && n->ext[i].lblk <= lblk ? &n->ext[i] : NULL;
+	/* The last extent starting at or before lblk (counted, as above). */
+	for (unsigned i = 0; i < n->nr; i++)
+		c += n->start[i] <= lblk;
+	if (!c || end_of(&n->ext[c - 1]) <= lblk)
+		return NULL;
+	return &n->ext[c - 1];
+}
+
+/* Keep start[] in step after extents of @n moved or changed start. */
+static void leaf_sync(struct sfs_es_node *n)
+{
+	for (unsigned i = 0; i < n->nr; i++)
+		n->start[i] = n->ext[i].lblk;
 }
 
 /* ---- cache bookkeeping -------------------------------------------------- */
-
-static uint32_t next_prio(struct sfs_es_cache *c)
-{
-	/* Racy updates only cost randomness, not correctness. */
-	uint64_t x = __atomic_load_n(&c->rng, __ATOMIC_RELAXED);
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	__atomic_store_n(&c->rng, x, __ATOMIC_RELAXED);
-	return (uint32_t)(x >> 16);
-}
 
 static void touch(struct sfs_es_tree *t)
 {
@@ -191,24 +217,32 @@ static void count_extents(struct sfs_es_tree *t, int64_t delta)
 	atomic_fetch_add(&t->cache->nodes, (uint64_t)delta);
 }
 
-/* Free an unlinked leaf and forget its extents. */
-static void free_leaf(struct sfs_es_tree *t, struct sfs_es_node *n)
+static void count_leaves(struct sfs_es_tree *t, int64_t delta)
+{
+	t->leaves += (uint64_t)delta;
+	atomic_fetch_add(&t->cache->leaves, (uint64_t)delta);
+}
+
+/* Free a node that is no longer linked (its extents already uncounted). */
+static void free_node(struct sfs_es_tree *t, struct sfs_es_node *n)
 {
 	if (t->hint == n)
 		t->hint = NULL;
-	count_extents(t, -(int64_t)n->nr);
 	mc_free(n);
-	t->leaves--;
-	atomic_fetch_sub(&t->cache->leaves, 1);
 }
 
-static void free_subtree(struct sfs_es_tree *t, struct sfs_es_node *n)
+static void free_subtree(struct sfs_es_tree *t, struct sfs_es_node *n, unsigned height)
 {
 	if (!n)
 		return;
-	free_subtree(t, n->left);
-	free_subtree(t, n->right);
-	free_leaf(t, n);
+	if (height) {
+		for (unsigned i = 0; i < n->nr; i++)
+			free_subtree(t, n->child[i], height - 1);
+	} else {
+		count_extents(t, -(int64_t)n->nr);
+		count_leaves(t, -1);
+	}
+	free_node(t, n);
 }
 
 /* Help progress before the one retry: give back some of our own cache
@@ -222,15 +256,14 @@ static void shrink_own(void *arg)
 }
 
 /*
- * One leaf.  With SFS_ES_NOFAIL (truncate) the allocation cannot fail;
+ * One node.  With SFS_ES_NOFAIL (truncate) the allocation cannot fail;
  * otherwise one retry after shrinking our own cache, then -ENOMEM.
  *
  * Called WITHOUT the tree's lock: reclaim may run our own shrinker, which
  * try-locks trees, and alloc/'s lock checker (rightly) refuses an
  * allocation that may enter reclaim while holding a lock reclaim takes.
- * The leaf is counted in t->leaves by leaf_own() once the lock is held.
  */
-static struct sfs_es_node *leaf_alloc(struct sfs_es_tree *t, unsigned flags)
+static struct sfs_es_node *node_alloc(struct sfs_es_tree *t, unsigned flags)
 {
 	struct sfs_es_node *n;
 
@@ -242,71 +275,172 @@ static struct sfs_es_node *leaf_alloc(struct sfs_es_tree *t, unsigned flags)
 	else
 		n = mc_alloc_retry_once_named("es.node", sizeof(*n), MC_KERNEL | MC_NOWARN,
 					      shrink_own, t->cache);
-	if (!n) {
+	if (!n)
 		atomic_fetch_add(&t->cache->enomem, 1);
-		return NULL;
-	}
-	n->nr = 0;
-	n->left = n->right = NULL;
-	n->prio = next_prio(t->cache);
-	atomic_fetch_add(&t->cache->leaves, 1);
 	return n;
 }
 
-/* Count a leaf from leaf_alloc() in its tree (tree lock held). */
-static void leaf_own(struct sfs_es_tree *t, struct sfs_es_node *n)
+static struct sfs_es_node *pool_take(struct es_pool *pl, bool leaf)
 {
-	if (n)
-		t->leaves++;
+	struct sfs_es_node *n = pl->n[--pl->nr];
+
+	n->nr = 0;
+	n->leaf = leaf;
+	return n;
 }
 
-/* A spare left over at the end of a change (tree lock held). */
-static void drop_spare(struct sfs_es_tree *t, struct sfs_es_node *spare)
+/* An unlinked, emptied node: back to the pool while it has room. */
+static void pool_put(struct sfs_es_tree *t, struct es_pool *pl, struct sfs_es_node *n)
 {
-	if (spare)
-		free_leaf(t, spare);
-}
-
-static void link_leaf(struct sfs_es_tree *t, struct sfs_es_node *n)
-{
-	struct sfs_es_node *l, *r;
-
-	n->key = n->ext[0].lblk;
-	n->left = n->right = NULL;
-	split(t->root, n->key, &l, &r);
-	t->root = merge(merge(l, n), r);
-}
-
-/* Unlink the emptied leaf @n; keep it as the spare when there is none. */
-static void unlink_empty(struct sfs_es_tree *t, struct sfs_es_node *n, struct sfs_es_node **spare)
-{
-	struct sfs_es_node *l, *m, *r;
-
-	split(t->root, n->key, &l, &m);
-	split(m, (uint64_t)n->key + 1, &m, &r);
-	t->root = merge(l, r);
 	if (t->hint == n)
 		t->hint = NULL;
-	n->left = n->right = NULL;
-	if (spare && !*spare)
-		*spare = n;
+	if (pl && pl->nr < ES_MAXH + 2)
+		pl->n[pl->nr++] = n;
 	else
-		free_leaf(t, n);
+		free_node(t, n);
 }
 
-/* Move the upper half of the full leaf @n into *spare and link it. */
-static struct sfs_es_node *split_leaf(struct sfs_es_tree *t, struct sfs_es_node *n,
-				      struct sfs_es_node **spare)
+static void pool_drop(struct sfs_es_tree *t, struct es_pool *pl)
 {
-	struct sfs_es_node *m = *spare;
+	while (pl->nr)
+		free_node(t, pl->n[--pl->nr]);
+}
+
+/* ---- changing the shape ------------------------------------------------- */
+
+/* A child's first block changed: keep the keys above it exact. */
+static void fix_keys(struct sfs_es_tree *t, struct es_path *p, int level, uint32_t key)
+{
+	for (int l = level; l >= 0; l--) {
+		p->n[l]->key[p->i[l]] = key;
+		if (p->i[l])
+			break;
+	}
+	(void)t;
+}
+
+/* Link @c (a new node) right after the child @p names at @level; a full
+ * node splits, up to a new root.  @p is stale afterwards. */
+static void insert_child(struct sfs_es_tree *t, struct es_path *p, int level,
+			 struct sfs_es_node *c, struct es_pool *pl)
+{
+	struct sfs_es_node *x, *y = NULL;
+	unsigned pos;
+
+	if (level < 0) {
+		struct sfs_es_node *r = pool_take(pl, false);
+
+		r->nr = 2;
+		r->child[0] = t->root;
+		r->key[0] = node_min(t->root);
+		r->child[1] = c;
+		r->key[1] = node_min(c);
+		t->root = r;
+		t->height++;
+		return;
+	}
+	x = p->n[level];
+	pos = p->i[level] + 1;
+	if (x->nr == ES_FAN) {
+		unsigned h = ES_FAN / 2;
+
+		y = pool_take(pl, false);
+		y->nr = x->nr - h;
+		memcpy(y->key, &x->key[h], y->nr * sizeof(x->key[0]));
+		memcpy(y->child, &x->child[h], y->nr * sizeof(x->child[0]));
+		x->nr = h;
+		if (pos > h) {
+			x = y;
+			pos -= h;
+		}
+	}
+	memmove(&x->key[pos + 1], &x->key[pos], (x->nr - pos) * sizeof(x->key[0]));
+	memmove(&x->child[pos + 1], &x->child[pos], (x->nr - pos) * sizeof(x->child[0]));
+	x->key[pos] = node_min(c);
+	x->child[pos] = c;
+	x->nr++;
+	if (y)
+		insert_child(t, p, level - 1, y, pl);
+}
+
+/* Unlink the child @p names at @level; a node left empty goes too.  The
+ * keys above stay exact.  @p is stale afterwards. */
+static void delete_child(struct sfs_es_tree *t, struct es_path *p, int level,
+			 struct es_pool *pl)
+{
+	struct sfs_es_node *x = p->n[level];
+	unsigned i = p->i[level];
+
+	memmove(&x->key[i], &x->key[i + 1], (x->nr - i - 1) * sizeof(x->key[0]));
+	memmove(&x->child[i], &x->child[i + 1], (x->nr - i - 1) * sizeof(x->child[0]));
+	x->nr--;
+	if (!x->nr) {
+		pool_put(t, pl, x);
+		if (level == 0) {
+			t->root = NULL;
+			t->height = 0;
+		} else {
+			delete_child(t, p, level - 1, pl);
+		}
+		return;
+	}
+	if (i == 0)
+		fix_keys(t, p, level - 1, x->key[0]);
+}
+
+/* A root with one child is not needed. */
+static void shrink_root(struct sfs_es_tree *t, struct es_pool *pl)
+{
+	while (t->height && t->root->nr == 1) {
+		struct sfs_es_node *r = t->root;
+
+		t->root = r->child[0];
+		t->height--;
+		pool_put(t, pl, r);
+	}
+}
+
+/* Unlink the emptied leaf @n that @p leads to.  @p is stale afterwards. */
+static void remove_leaf(struct sfs_es_tree *t, struct es_path *p, struct sfs_es_node *n,
+			struct es_pool *pl)
+{
+	if (t->height)
+		delete_child(t, p, (int)t->height - 1, pl);
+	else
+		t->root = NULL;
+	count_leaves(t, -1);
+	pool_put(t, pl, n);
+}
+
+/* Move the upper half of the full leaf @n (@p leads to it) into a new leaf
+ * after it; returns the new leaf.  @p is stale afterwards. */
+static struct sfs_es_node *split_leaf(struct sfs_es_tree *t, struct es_path *p,
+				      struct sfs_es_node *n, struct es_pool *pl)
+{
+	struct sfs_es_node *m = pool_take(pl, true);
 	unsigned h = n->nr / 2;
 
-	*spare = NULL;
 	m->nr = n->nr - h;
 	memcpy(m->ext, &n->ext[h], m->nr * sizeof(m->ext[0]));
 	n->nr = h;
-	link_leaf(t, m);
+	leaf_sync(m);
+	count_leaves(t, 1);
+	insert_child(t, p, (int)t->height - 1, m, pl);
 	return m;
+}
+
+/* Nodes a split of the full leaf @p leads to takes: the leaf, each full
+ * inner node above it, and a new root when they all are. */
+static unsigned split_cost(struct sfs_es_tree *t, const struct es_path *p)
+{
+	unsigned c = 1;
+
+	for (int l = (int)t->height - 1; l >= 0; l--) {
+		if (p->n[l]->nr < ES_FAN)
+			return c;
+		c++;
+	}
+	return c + 1;
 }
 
 static void insert_at(struct sfs_es_tree *t, struct sfs_es_node *n, unsigned i,
@@ -315,7 +449,7 @@ static void insert_at(struct sfs_es_tree *t, struct sfs_es_node *n, unsigned i,
 	memmove(&n->ext[i + 1], &n->ext[i], (n->nr - i) * sizeof(n->ext[0]));
 	n->ext[i] = *e;
 	n->nr++;
-	n->key = n->ext[0].lblk;
+	leaf_sync(n);
 	count_extents(t, 1);
 }
 
@@ -325,8 +459,7 @@ static void delete_range(struct sfs_es_tree *t, struct sfs_es_node *n, unsigned 
 		return;
 	memmove(&n->ext[i], &n->ext[k], (n->nr - k) * sizeof(n->ext[0]));
 	n->nr -= k - i;
-	if (n->nr)
-		n->key = n->ext[0].lblk;
+	leaf_sync(n);
 	count_extents(t, -(int64_t)(k - i));
 }
 
@@ -340,84 +473,105 @@ static void trim_front(struct sfs_es_extent *e, uint64_t new_start)
 		e->pblk += cut;
 }
 
-/* The leaf where a change at @s starts: the one holding blocks before or
- * at @s, else the first. */
-static struct sfs_es_node *start_leaf(struct sfs_es_tree *t, uint64_t s)
-{
-	struct sfs_es_node *n = leaf_for(t->root, s);
+/* ---- what a change needs ------------------------------------------------ */
 
-	return n ? n : leftmost(t->root);
-}
-
-/* Does removing [s, e) split one extent in two, and is its leaf full? */
-static bool remove_needs_leaf(struct sfs_es_tree *t, uint64_t s, uint64_t e)
+/* Removing [s, e): a new node only to split one extent in two in a full
+ * leaf. */
+static unsigned remove_needs(struct sfs_es_tree *t, uint64_t s, uint64_t e)
 {
-	struct sfs_es_node *n = leaf_for(t->root, s);
+	struct es_path p;
+	struct sfs_es_node *n = descend(t, s, &p);
 	struct sfs_es_extent *x = n ? in_leaf(n, s) : NULL;
 
-	return x && x->lblk < s && end_of(x) > e && n->nr == SFS_ES_LEAF;
+	if (x && x->lblk < s && end_of(x) > e && n->nr == SFS_ES_LEAF)
+		return split_cost(t, &p);
+	return 0;
 }
 
 /*
- * Might inserting [s, e) need a new leaf?  The extent lands in the start
- * leaf or the leaf before it (when removing [s, e) moved the start leaf's
- * key past s), taking at most two slots (removing the middle of an extent
- * and inserting between the halves); a leaf emptied by the removal is kept
- * as the spare.  Conservative: a leaf one short of full counts as full.
+ * Inserting [s, e): its range is removed first, then the extent lands in
+ * the leaf where s belongs -- that leaf, or the one before it when the
+ * removal moved its first extent past s; when s is before every extent,
+ * the first leaf the removal leaves.  It takes at most two slots there
+ * (the middle of an extent removed, the new one between the halves), so
+ * only a leaf one short of full can split.  A leaf the removal empties
+ * goes to the pool; fullness above only drops.
  */
-static bool insert_needs_leaf(struct sfs_es_tree *t, uint64_t s, uint64_t e)
+static unsigned insert_needs(struct sfs_es_tree *t, uint64_t s, uint64_t e)
 {
-	struct sfs_es_node *n = start_leaf(t, s), *p;
+	struct es_path p, q;
+	struct sfs_es_node *n = descend(t, s, &p), *b;
+	unsigned cost = 0, c;
 
-	(void)e;
 	if (!n)
-		return true;
+		return 1;
+	if (n->ext[0].lblk > s) {
+		/* s before everything: skip the leaves the removal empties. */
+		while (n && n->ext[0].lblk < e && end_of(&n->ext[n->nr - 1]) <= e)
+			n = next_leaf(t, &p);
+		if (!n)
+			return 1;
+		return n->nr + 1 >= SFS_ES_LEAF ? split_cost(t, &p) : 0;
+	}
 	if (n->nr + 1 >= SFS_ES_LEAF)
-		return true;
-	p = n->key ? leaf_for(t->root, (uint64_t)n->key - 1) : NULL;
-	return p && p->nr + 1 >= SFS_ES_LEAF;
+		cost = split_cost(t, &p);
+	if (n->ext[0].lblk) {
+		b = descend(t, n->ext[0].lblk - 1, &q);
+		if (b != n && b->nr + 1 >= SFS_ES_LEAF && (c = split_cost(t, &q)) > cost)
+			cost = c;
+	}
+	return cost;
 }
 
 /*
- * The spare leaf a change of [s, e) needs, allocated outside the lock:
- * look (locked), allocate (unlocked), and come back locked.  Whether a
- * leaf is needed can change while unlocked only through a concurrent fill
- * (the shrinker only empties and frees leaves, after which an emptied one
- * is recycled as the spare); a caller that changes the tree holds the
- * inode's data_sem for writing, which excludes fills, so a NOFAIL caller
- * always gets its spare.  Returns with the lock held; false = a leaf is
- * needed and there is none (-ENOMEM).
+ * The nodes a change of [s, e) needs, allocated outside the lock: look
+ * (locked), allocate (unlocked), and come back locked.  What is needed can
+ * grow while unlocked only through a concurrent fill (the shrinker only
+ * empties leaves); a caller that changes the tree holds the inode's
+ * data_sem for writing, which excludes fills, so a NOFAIL caller always
+ * has its nodes.  Returns with the lock held; false = nodes are needed and
+ * could not be had (-ENOMEM).
  */
-static bool lock_with_spare(struct sfs_es_tree *t, uint64_t s, uint64_t e, unsigned flags,
-			    bool (*needs)(struct sfs_es_tree *, uint64_t, uint64_t),
-			    struct sfs_es_node **spare)
+static bool lock_with_pool(struct sfs_es_tree *t, uint64_t s, uint64_t e, unsigned flags,
+			   unsigned (*needs)(struct sfs_es_tree *, uint64_t, uint64_t),
+			   struct es_pool *pl)
 {
-	*spare = NULL;
+	unsigned want;
+
+	pl->nr = 0;
 	mc_mutex_lock(&t->lock);
-	if (!needs(t, s, e))
+	want = needs(t, s, e);
+	if (!want)
 		return true;
 	t->pinned++;
 	mc_mutex_unlock(&t->lock);
-	*spare = leaf_alloc(t, flags);
+	while (pl->nr < want) {
+		struct sfs_es_node *n = node_alloc(t, flags);
+
+		if (!n)
+			break;
+		pl->n[pl->nr++] = n;
+	}
 	mc_mutex_lock(&t->lock);
 	t->pinned--;
-	leaf_own(t, *spare);
-	return *spare || !needs(t, s, e);
+	return pl->nr >= needs(t, s, e);
 }
 
+/* ---- the changes -------------------------------------------------------- */
+
 /*
- * Remove [s, e) from leaf @n.  When one extent covers the range with
- * something left on both sides it splits, taking a slot; in a full leaf
- * the leaf splits first, using *spare (the caller made sure it is there).
+ * Remove [s, e) from leaf @n (@p leads to it).  When one extent covers the
+ * range with something left on both sides it splits, taking a slot (in a
+ * full leaf the leaf splits first): then true, and @p is stale.
  */
-static void cut_leaf(struct sfs_es_tree *t, struct sfs_es_node *n, uint64_t s, uint64_t e,
-		     struct sfs_es_node **spare)
+static bool cut_leaf(struct sfs_es_tree *t, struct es_path *p, struct sfs_es_node *n,
+		     uint64_t s, uint64_t e, struct es_pool *pl)
 {
 	unsigned i = lower_bound(n, s), k;
 	struct sfs_es_extent *x;
 
 	if (i == n->nr)
-		return;
+		return false;
 	x = &n->ext[i];
 	if (x->lblk < s && end_of(x) > e) {
 		/* The middle of x goes: its tail becomes an extent of its own. */
@@ -425,7 +579,7 @@ static void cut_leaf(struct sfs_es_tree *t, struct sfs_es_node *n, uint64_t s, u
 
 		if (n->nr == SFS_ES_LEAF) {
 			unsigned h = n->nr / 2;
-			struct sfs_es_node *m = split_leaf(t, n, spare);
+			struct sfs_es_node *m = split_leaf(t, p, n, pl);
 
 			if (i >= h) {
 				n = m;
@@ -437,7 +591,7 @@ static void cut_leaf(struct sfs_es_tree *t, struct sfs_es_node *n, uint64_t s, u
 		x->len = (uint32_t)(s - x->lblk);
 		insert_at(t, n, i + 1, &tail);
 		atomic_fetch_add(&t->cache->splits, 1);
-		return;
+		return true;
 	}
 	if (x->lblk < s) {
 		x->len = (uint32_t)(s - x->lblk);
@@ -448,27 +602,32 @@ static void cut_leaf(struct sfs_es_tree *t, struct sfs_es_node *n, uint64_t s, u
 	if (k < n->nr && n->ext[k].lblk < e)
 		trim_front(&n->ext[k], e);
 	delete_range(t, n, i, k);
+	leaf_sync(n);
 	if (n->nr)
-		n->key = n->ext[0].lblk;   /* the first may have been trimmed */
+		fix_keys(t, p, (int)t->height - 1, n->ext[0].lblk);
+	return false;
 }
 
-/* Remove [s, e) from the tree; leaves it empties are unlinked (the first
- * kept as *spare when that is empty). */
-static void remove_locked(struct sfs_es_tree *t, uint64_t s, uint64_t e,
-			  struct sfs_es_node **spare)
+/* Remove [s, e) from the tree. */
+static void remove_locked(struct sfs_es_tree *t, uint64_t s, uint64_t e, struct es_pool *pl)
 {
-	struct sfs_es_node *n = start_leaf(t, s);
+	struct es_path p;
+	struct sfs_es_node *n = descend(t, s, &p);
 
-	while (n && n->key < e) {
-		/* The next leaf, found before @n changes (its key may move up,
-		 * never past the next one's). */
-		struct sfs_es_node *next = first_from(t->root, (uint64_t)n->key + 1);
+	while (n && n->ext[0].lblk < e) {
+		/* The next leaf starts at or after the end of this one. */
+		uint64_t after = end_of(&n->ext[n->nr - 1]);
 
-		cut_leaf(t, n, s, e, spare);
-		if (!n->nr)
-			unlink_empty(t, n, spare);
-		n = next;
+		if (cut_leaf(t, &p, n, s, e, pl))
+			break;          /* a split: nothing else was in the range */
+		if (n->nr) {
+			n = next_leaf(t, &p);
+			continue;
+		}
+		remove_leaf(t, &p, n, pl);
+		n = leaf_from(t, after, &p);
 	}
+	shrink_root(t, pl);
 }
 
 /* Can @a be followed by @b in one extent? */
@@ -482,27 +641,24 @@ static bool mergeable(const struct sfs_es_extent *a, const struct sfs_es_extent 
 /* Put @e (its range already removed) into the tree, merging with its
  * neighbours where the result is one extent. */
 static void place_locked(struct sfs_es_tree *t, const struct sfs_es_extent *e,
-			 struct sfs_es_node **spare)
+			 struct es_pool *pl)
 {
-	struct sfs_es_node *n = leaf_for(t->root, e->lblk), *nx;
+	struct es_path p;
+	struct sfs_es_node *n = descend(t, e->lblk, &p), *nx;
 	unsigned i, q;
 
-	if (!t->root) {
-		n = *spare;
-		*spare = NULL;
-		n->nr = 0;
+	if (!n) {
+		n = pool_take(pl, true);
 		insert_at(t, n, 0, e);
-		link_leaf(t, n);
+		count_leaves(t, 1);
+		t->root = n;
+		t->height = 0;
 		return;
 	}
-	/* A leaf with key <= lblk holds an extent before it (the removal
-	 * took any at lblk), so a predecessor is always in the same leaf. */
-	if (!n) {
-		n = leftmost(t->root);
-		i = 0;
-	} else {
-		i = lower_bound(n, e->lblk);
-	}
+	/* A leaf whose first extent starts at or before lblk holds one
+	 * ending at or before it (the removal took any at lblk): the
+	 * predecessor is in this leaf, or there is none. */
+	i = lower_bound(n, e->lblk);
 	if (i > 0 && mergeable(&n->ext[i - 1], e)) {
 		q = i - 1;
 		n->ext[q].len += e->len;
@@ -510,18 +666,20 @@ static void place_locked(struct sfs_es_tree *t, const struct sfs_es_extent *e,
 	} else {
 		if (n->nr == SFS_ES_LEAF) {
 			unsigned h = n->nr / 2;
-			struct sfs_es_node *m = split_leaf(t, n, spare);
+			struct sfs_es_node *m = split_leaf(t, &p, n, pl);
 
 			if (i > h) {
 				n = m;
 				i -= h;
 			}
 		}
-		/* At index 0 only in the first leaf: its key moves down
-		 * with no leaf before it, so the treap order holds. */
 		insert_at(t, n, i, e);
 		q = i;
 	}
+	/* The path again (a split made it stale), and the first block (at
+	 * index 0 only in the first leaf). */
+	descend(t, n->ext[0].lblk, &p);
+	fix_keys(t, &p, (int)t->height - 1, n->ext[0].lblk);
 	/* The successor: next in the leaf, or the next leaf's first. */
 	if (q + 1 < n->nr) {
 		if (mergeable(&n->ext[q], &n->ext[q + 1])) {
@@ -531,12 +689,16 @@ static void place_locked(struct sfs_es_tree *t, const struct sfs_es_extent *e,
 		}
 		return;
 	}
-	nx = first_from(t->root, (uint64_t)n->key + 1);
+	nx = next_leaf(t, &p);
 	if (nx && mergeable(&n->ext[q], &nx->ext[0])) {
 		n->ext[q].len += nx->ext[0].len;
 		delete_range(t, nx, 0, 1);
-		if (!nx->nr)
-			unlink_empty(t, nx, spare);
+		if (nx->nr) {
+			fix_keys(t, &p, (int)t->height - 1, nx->ext[0].lblk);
+		} else {
+			remove_leaf(t, &p, nx, pl);
+			shrink_root(t, pl);
+		}
 		atomic_fetch_add(&t->cache->merges, 1);
 	}
 }
@@ -562,7 +724,6 @@ struct sfs_es_cache *sfs_es_cache_create(const char *name)
 	if (!c)
 		return NULL;
 	c->name = name;
-	c->rng = 0x9e3779b97f4a7c15ull;
 	mc_mutex_init(&c->lock, "es.cache_lru");
 	c->shrinker.name = name;
 	c->shrinker.needs = 0;       /* memory only, try-locks: safe in any context */
@@ -598,8 +759,9 @@ void sfs_es_tree_destroy(struct sfs_es_tree *t)
 	struct sfs_es_cache *c = t->cache;
 
 	mc_mutex_lock(&t->lock);
-	free_subtree(t, t->root);
+	free_subtree(t, t->root, t->height);
 	t->root = NULL;
+	t->height = 0;
 	mc_mutex_unlock(&t->lock);
 	mc_mutex_lock(&c->lock);
 	if (t->on_lru) {
@@ -625,12 +787,20 @@ int sfs_es_lookup(struct sfs_es_tree *t, uint32_t lblk, struct sfs_es_extent *ou
 
 	atomic_fetch_add_explicit(&t->cache->lookups, 1, memory_order_relaxed);
 	mc_mutex_lock(&t->lock);
-	/* The last leaf first: any extent holding lblk lies in a leaf whose
-	 * range [first start, last end) includes lblk. */
+	/* The last leaf first: an extent holding lblk lies in a leaf whose
+	 * span [first start, last end) includes lblk.  The span is copied
+	 * into the tree, so a miss costs no read of the leaf; every change
+	 * clears the hint. */
 	n = t->hint;
-	if (!n || lblk < n->ext[0].lblk || lblk >= end_of(&n->ext[n->nr - 1])) {
-		n = leaf_for(t->root, lblk);
+	if (!n || lblk < t->hint_lo || lblk >= t->hint_hi) {
+		n = t->root;
+		for (unsigned l = 0; l < t->height; l++)
+			n = n->child[child_for(n, lblk)];
 		t->hint = n;
+		if (n) {
+			t->hint_lo = n->start[0];
+			t->hint_hi = end_of(&n->ext[n->nr - 1]);
+		}
 	}
 	if (n)
 		x = in_leaf(n, lblk);
@@ -646,16 +816,17 @@ int sfs_es_lookup(struct sfs_es_tree *t, uint32_t lblk, struct sfs_es_extent *ou
 
 int sfs_es_next(struct sfs_es_tree *t, uint32_t lblk, struct sfs_es_extent *out)
 {
+	struct es_path p;
 	struct sfs_es_node *n;
 	unsigned i;
 	int found = 0;
 
 	mc_mutex_lock(&t->lock);
-	n = start_leaf(t, lblk);
+	n = descend(t, lblk, &p);
 	if (n) {
 		i = lower_bound(n, lblk);
 		if (i == n->nr) {
-			n = first_from(t->root, (uint64_t)n->key + 1);
+			n = next_leaf(t, &p);
 			i = 0;
 		}
 		if (n) {
@@ -670,20 +841,22 @@ int sfs_es_next(struct sfs_es_tree *t, uint32_t lblk, struct sfs_es_extent *out)
 int sfs_es_insert(struct sfs_es_tree *t, const struct sfs_es_extent *e, unsigned flags)
 {
 	uint64_t s = e->lblk, end = end_of(e);
-	struct sfs_es_node *spare;
+	struct es_pool pl;
 
 	if (!e->len || end > (uint64_t)UINT32_MAX + 1)
 		return -EINVAL;
 	atomic_fetch_add(&t->cache->inserts, 1);
 	/* Every allocation first, so a failure leaves the tree as it was;
-	 * and outside the lock (leaf_alloc). */
-	if (!lock_with_spare(t, s, end, flags, insert_needs_leaf, &spare)) {
+	 * and outside the lock (node_alloc). */
+	if (!lock_with_pool(t, s, end, flags, insert_needs, &pl)) {
+		pool_drop(t, &pl);
 		mc_mutex_unlock(&t->lock);
 		return -ENOMEM;
 	}
-	remove_locked(t, s, end, &spare);
-	place_locked(t, e, &spare);
-	drop_spare(t, spare);
+	t->hint = NULL;
+	remove_locked(t, s, end, &pl);
+	place_locked(t, e, &pl);
+	pool_drop(t, &pl);
 	mc_mutex_unlock(&t->lock);
 	touch(t);
 	return 0;
@@ -692,74 +865,54 @@ int sfs_es_insert(struct sfs_es_tree *t, const struct sfs_es_extent *e, unsigned
 int sfs_es_remove(struct sfs_es_tree *t, uint32_t lblk, uint32_t len, unsigned flags)
 {
 	uint64_t s = lblk, e = (uint64_t)lblk + len;
-	struct sfs_es_node *spare;
+	struct es_pool pl;
 
 	if (!len)
 		return 0;
 	atomic_fetch_add(&t->cache->removes, 1);
-	if (!lock_with_spare(t, s, e, flags, remove_needs_leaf, &spare)) {
+	if (!lock_with_pool(t, s, e, flags, remove_needs, &pl)) {
+		pool_drop(t, &pl);
 		mc_mutex_unlock(&t->lock);
 		return -ENOMEM;
 	}
-	remove_locked(t, s, e, &spare);
-	drop_spare(t, spare);
+	t->hint = NULL;
+	remove_locked(t, s, e, &pl);
+	pool_drop(t, &pl);
 	mc_mutex_unlock(&t->lock);
 	return 0;
 }
 
-static uint64_t count_delayed(struct sfs_es_node *n, uint64_t s, uint64_t e)
+uint64_t sfs_es_count_delayed(struct sfs_es_tree *t, uint32_t lblk, uint32_t len)
 {
-	uint64_t sum = 0;
+	uint64_t s = lblk, e = (uint64_t)lblk + len, sum = 0;
+	struct es_path p;
+	struct sfs_es_node *n;
 
-	if (!n)
-		return 0;
-	if (n->key > s)
-		sum += count_delayed(n->left, s, e);
-	if (end_of(&n->ext[n->nr - 1]) < e)
-		sum += count_delayed(n->right, s, e);
-	for (unsigned i = 0; i < n->nr; i++) {
-		const struct sfs_es_extent *x = &n->ext[i];
-
-		if (x->state == SFS_ES_DELAYED) {
+	mc_mutex_lock(&t->lock);
+	for (n = descend(t, s, &p); n && n->ext[0].lblk < e; n = next_leaf(t, &p)) {
+		for (unsigned i = lower_bound(n, s); i < n->nr && n->ext[i].lblk < e; i++) {
+			const struct sfs_es_extent *x = &n->ext[i];
 			uint64_t a = x->lblk > s ? x->lblk : s;
 			uint64_t b = end_of(x) < e ? end_of(x) : e;
-			if (b > a)
+
+			if (x->state == SFS_ES_DELAYED)
 				sum += b - a;
 		}
 	}
-	return sum;
-}
-
-uint64_t sfs_es_count_delayed(struct sfs_es_tree *t, uint32_t lblk, uint32_t len)
-{
-	uint64_t n;
-
-	mc_mutex_lock(&t->lock);
-	n = count_delayed(t->root, lblk, (uint64_t)lblk + len);
 	mc_mutex_unlock(&t->lock);
-	return n;
-}
-
-static int walk(struct sfs_es_node *n, int (*fn)(const struct sfs_es_extent *, void *), void *arg)
-{
-	int ret;
-
-	if (!n)
-		return 0;
-	if ((ret = walk(n->left, fn, arg)))
-		return ret;
-	for (unsigned i = 0; i < n->nr; i++)
-		if ((ret = fn(&n->ext[i], arg)))
-			return ret;
-	return walk(n->right, fn, arg);
+	return sum;
 }
 
 int sfs_es_walk(struct sfs_es_tree *t, int (*fn)(const struct sfs_es_extent *, void *), void *arg)
 {
-	int ret;
+	struct es_path p;
+	struct sfs_es_node *n;
+	int ret = 0;
 
 	mc_mutex_lock(&t->lock);
-	ret = walk(t->root, fn, arg);
+	for (n = descend(t, 0, &p); n && !ret; n = next_leaf(t, &p))
+		for (unsigned i = 0; i < n->nr && !ret; i++)
+			ret = fn(&n->ext[i], arg);
 	mc_mutex_unlock(&t->lock);
 	return ret;
 }
@@ -767,15 +920,23 @@ int sfs_es_walk(struct sfs_es_tree *t, int (*fn)(const struct sfs_es_extent *, v
 struct check_ctx {
 	uint64_t prev_end, extents, leaves;
 	bool started;
+	unsigned leaf_depth;
 };
 
-static int check_leaf(const struct sfs_es_node *n, uint32_t max_prio, struct check_ctx *cx)
+static int check_node(const struct sfs_es_node *n, unsigned height, struct check_ctx *cx)
 {
-	if (!n)
-		return 0;
-	if (n->prio > max_prio || !n->nr || n->nr > SFS_ES_LEAF || n->key != n->ext[0].lblk)
+	if (!n->nr)
 		return -EUCLEAN;
-	if (check_leaf(n->left, n->prio, cx))
+	if (height) {
+		if (n->leaf || n->nr > ES_FAN)
+			return -EUCLEAN;
+		for (unsigned i = 0; i < n->nr; i++)
+			if (n->key[i] != node_min(n->child[i]) ||
+			    (i && n->key[i] <= n->key[i - 1]) || check_node(n->child[i], height - 1, cx))
+				return -EUCLEAN;
+		return 0;
+	}
+	if (!n->leaf || n->nr > SFS_ES_LEAF)
 		return -EUCLEAN;
 	for (unsigned i = 0; i < n->nr; i++) {
 		const struct sfs_es_extent *x = &n->ext[i];
@@ -784,41 +945,56 @@ static int check_leaf(const struct sfs_es_node *n, uint32_t max_prio, struct che
 		    end_of(x) > (uint64_t)UINT32_MAX + 1 || x->state < SFS_ES_WRITTEN ||
 		    x->state > SFS_ES_HOLE)
 			return -EUCLEAN;
+		if (n->start[i] != x->lblk)
+			return -EUCLEAN;
 		cx->prev_end = end_of(x);
 		cx->started = true;
 	}
 	cx->extents += n->nr;
 	cx->leaves++;
-	return check_leaf(n->right, n->prio, cx);
+	return 0;
 }
 
 int sfs_es_check(struct sfs_es_tree *t)
 {
 	struct check_ctx cx = { 0 };
-	int ret;
+	int ret = 0;
 
 	mc_mutex_lock(&t->lock);
-	ret = check_leaf(t->root, UINT32_MAX, &cx);
+	if (t->root)
+		ret = check_node(t->root, t->height, &cx);
+	else if (t->height)
+		ret = -EUCLEAN;
+	if (!ret && t->height && t->root->nr < 2)
+		ret = -EUCLEAN;          /* a one-child root should have gone */
 	if (!ret && (cx.extents != t->nodes || cx.leaves != t->leaves))
 		ret = -EUCLEAN;
 	mc_mutex_unlock(&t->lock);
 	return ret;
 }
 
-/* Drop the non-delayed extents of @n's subtree (up to *budget); return
- * the leaves left as a treap again (in order, so merging them back keeps
- * the order; a leaf's key only moves up within its own range). */
-static struct sfs_es_node *drop_clean(struct sfs_es_tree *t, struct sfs_es_node *n,
-				      uint64_t *budget, uint64_t *freed)
+/* Drop the non-delayed extents under @n (up to *budget), unlinking what
+ * empties; the keys are recomputed on the way back.  True when @n is
+ * empty (the caller frees it). */
+static bool drop_clean(struct sfs_es_tree *t, struct sfs_es_node *n, unsigned height,
+		       uint64_t *budget, uint64_t *freed)
 {
-	struct sfs_es_node *l, *r;
 	unsigned k = 0;
 
-	if (!n)
-		return NULL;
-	l = drop_clean(t, n->left, budget, freed);
-	r = drop_clean(t, n->right, budget, freed);
-	n->left = n->right = NULL;
+	if (height) {
+		for (unsigned i = 0; i < n->nr; i++) {
+			struct sfs_es_node *c = n->child[i];
+
+			if (*budget && drop_clean(t, c, height - 1, budget, freed)) {
+				free_node(t, c);
+				continue;
+			}
+			n->child[k] = c;
+			n->key[k++] = node_min(c);
+		}
+		n->nr = k;
+		return !k;
+	}
 	for (unsigned i = 0; i < n->nr; i++) {
 		if (n->ext[i].state != SFS_ES_DELAYED && *budget) {
 			(*budget)--;
@@ -829,12 +1005,10 @@ static struct sfs_es_node *drop_clean(struct sfs_es_tree *t, struct sfs_es_node 
 	}
 	count_extents(t, -(int64_t)(n->nr - k));
 	n->nr = k;
-	if (!k) {
-		free_leaf(t, n);
-		return merge(l, r);
-	}
-	n->key = n->ext[0].lblk;
-	return merge(merge(l, n), r);
+	leaf_sync(n);
+	if (!k)
+		count_leaves(t, -1);
+	return !k;
 }
 
 uint64_t sfs_es_shrink(struct sfs_es_cache *c, uint64_t nr)
@@ -852,13 +1026,18 @@ uint64_t sfs_es_shrink(struct sfs_es_cache *c, uint64_t nr)
 			continue;
 		}
 		/* Pinned: its owner is allocating a leaf for a change it has
-		 * already looked at (lock_with_spare) -- busy as well. */
+		 * already looked at (lock_with_pool) -- busy as well. */
 		if (t->pinned) {
 			mc_mutex_unlock(&t->lock);
 			atomic_fetch_add(&c->busy, 1);
 			continue;
 		}
-		t->root = drop_clean(t, t->root, &budget, &freed);
+		if (t->root && drop_clean(t, t->root, t->height, &budget, &freed)) {
+			free_node(t, t->root);
+			t->root = NULL;
+			t->height = 0;
+		}
+		shrink_root(t, NULL);
 		t->hint = NULL;
 		mc_mutex_unlock(&t->lock);
 	}

@@ -139,6 +139,91 @@ static void test_cache_agrees_with_a_model_over_many_leaves(void **state)
 	max_len = 64;
 }
 
+/* Many extents: a tree three inner levels deep is built, cut in the middle
+ * of extents, emptied in ranges and refilled, checked against a model. */
+static void test_cache_stays_exact_with_a_deep_tree(void **state)
+{
+	enum { N = 1u << 19 };
+	struct sfs_es_cache *c = sfs_es_cache_create("test_es_deep");
+	struct cell *m = calloc(N, sizeof(*m));
+	struct sfs_es_tree t;
+	struct sfs_es_stats st;
+	unsigned max_height = 0;
+	(void)state;
+
+	sfs_es_tree_init(&t, c);
+	/* Single blocks that cannot merge (pblk jumps), in a random order. */
+	for (uint32_t k = 0; k < N / 2; k++) {
+		uint32_t b = (uint32_t)((k * 2654435761u) % (N / 2)) * 2;
+		struct sfs_es_extent e = { b, 1, 1000000 + 3ull * b, SFS_ES_WRITTEN };
+
+		assert_int_equal(sfs_es_insert(&t, &e, 0), 0);
+		m[b].known = 1;
+		m[b].state = SFS_ES_WRITTEN;
+		m[b].pblk = e.pblk;
+		if (t.height > max_height)
+			max_height = t.height;
+	}
+	assert_int_equal(sfs_es_check(&t), 0);
+	for (unsigned round = 0; round < 3000; round++) {
+		uint32_t s = (uint32_t)(rnd() % N), len = 1 + (uint32_t)(rnd() % 2000);
+		struct sfs_es_extent e;
+
+		if (s + len > N)
+			len = N - s;
+		switch (rnd() % 3) {
+		case 0:   /* forget a range */
+			assert_int_equal(sfs_es_remove(&t, s, len, SFS_ES_NOFAIL), 0);
+			for (uint32_t b = s; b < s + len; b++)
+				m[b].known = 0;
+			break;
+		case 1:   /* a long extent over many leaves */
+			e = (struct sfs_es_extent){ s, len, 0, SFS_ES_HOLE };
+			assert_int_equal(sfs_es_insert(&t, &e, 0), 0);
+			model_set(m, &e);
+			break;
+		default:  /* refill single blocks */
+			for (uint32_t b = s; b < s + len; b += 2) {
+				e = (struct sfs_es_extent){ b, 1, 7000000 + 5ull * b, SFS_ES_UNWRITTEN };
+				assert_int_equal(sfs_es_insert(&t, &e, 0), 0);
+				model_set(m, &e);
+			}
+		}
+		if (t.height > max_height)
+			max_height = t.height;
+		if (round % 100 == 0) {
+			assert_int_equal(sfs_es_check(&t), 0);
+			for (int i = 0; i < 64; i++) {
+				uint32_t b = (uint32_t)(rnd() % N);
+				int hit = sfs_es_lookup(&t, b, &e);
+
+				assert_int_equal(hit, m[b].known);
+				if (hit) {
+					assert_int_equal(e.state, m[b].state);
+					assert_true(e.lblk <= b && b < e.lblk + e.len);
+				}
+			}
+		}
+	}
+	assert_int_equal(sfs_es_check(&t), 0);
+	sfs_es_stats(c, &st);
+	printf("%llu extents, %llu leaves, height reached %u\n", (unsigned long long)st.nodes,
+	       (unsigned long long)st.leaves, max_height);
+	assert_true(max_height >= 2);
+	/* Truncate's shape: everything past a point, then everything. */
+	assert_int_equal(sfs_es_remove(&t, N / 3, N, SFS_ES_NOFAIL), 0);
+	assert_int_equal(sfs_es_check(&t), 0);
+	assert_int_equal(sfs_es_remove(&t, 0, N, SFS_ES_NOFAIL), 0);
+	assert_int_equal(sfs_es_check(&t), 0);
+	sfs_es_stats(c, &st);
+	assert_int_equal(st.nodes, 0);
+	assert_int_equal(st.leaves, 0);
+	assert_int_equal(t.height, 0);
+	sfs_es_tree_destroy(&t);
+	sfs_es_cache_destroy(c);
+	free(m);
+}
+
 static int snapshot(const struct sfs_es_extent *e, void *arg)
 {
 	struct sfs_es_extent **p = arg;
@@ -275,6 +360,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cache_agrees_with_a_model_after_every_change),
 		cmocka_unit_test(test_cache_agrees_with_a_model_over_many_leaves),
+		cmocka_unit_test(test_cache_stays_exact_with_a_deep_tree),
 		cmocka_unit_test(test_split_fails_cleanly_or_never),
 		cmocka_unit_test(test_shrinker_frees_cold_extents_and_skips_busy_trees),
 	};
