@@ -236,7 +236,7 @@ void sfs_icache_stats(struct sfs_fs *fs, struct sfs_icache_stats *st)
 	mc_mutex_unlock(&ic->lock);
 }
 
-int sfs_iget(struct sfs_fs *fs, uint64_t ino, struct sfs_inode_info **out)
+static int iget(struct sfs_fs *fs, uint64_t ino, bool nofail, struct sfs_inode_info **out)
 {
 	struct sfs_icache *ic = fs->icache;
 	struct sfs_inode_info *ip, *fresh;
@@ -266,7 +266,7 @@ int sfs_iget(struct sfs_fs *fs, uint64_t ino, struct sfs_inode_info **out)
 	mc_mutex_unlock(&ic->lock);
 	SFS_STAT(fs, icache_misses, 1);
 
-	fresh = sfs_inode_alloc(fs, ino);
+	fresh = sfs_inode_alloc(fs, ino, nofail);
 	if (!fresh)
 		return -ENOMEM;
 	mc_mutex_lock(&ic->lock);
@@ -274,7 +274,7 @@ int sfs_iget(struct sfs_fs *fs, uint64_t ino, struct sfs_inode_info **out)
 		/* Someone else read it meanwhile: use theirs. */
 		mc_mutex_unlock(&ic->lock);
 		destroy_inode(fresh);
-		return sfs_iget(fs, ino, out);
+		return iget(fs, ino, nofail, out);
 	}
 	fresh->state = SFS_I_NEW;
 	fresh->ref = 1;
@@ -283,7 +283,7 @@ int sfs_iget(struct sfs_fs *fs, uint64_t ino, struct sfs_inode_info **out)
 	ic->nr_cached++;
 	mc_mutex_unlock(&ic->lock);
 
-	ret = sfs_inode_read(fs, fresh);
+	ret = sfs_inode_read(fs, fresh, nofail);
 
 	mc_mutex_lock(&ic->lock);
 	if (ret)
@@ -298,6 +298,16 @@ int sfs_iget(struct sfs_fs *fs, uint64_t ino, struct sfs_inode_info **out)
 	}
 	*out = fresh;
 	return 0;
+}
+
+int sfs_iget(struct sfs_fs *fs, uint64_t ino, struct sfs_inode_info **out)
+{
+	return iget(fs, ino, false, out);
+}
+
+int sfs_iget_nofail(struct sfs_fs *fs, uint64_t ino, struct sfs_inode_info **out)
+{
+	return iget(fs, ino, true, out);
 }
 
 /* Make a just-created inode (record written in @t) visible in the cache. */

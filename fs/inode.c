@@ -25,11 +25,12 @@ void sfs_now(struct sfs_timespec *ts)
 	ts->nsec = (uint32_t)now.tv_nsec;
 }
 
-struct sfs_inode_info *sfs_inode_alloc(struct sfs_fs *fs, uint64_t ino)
+struct sfs_inode_info *sfs_inode_alloc(struct sfs_fs *fs, uint64_t ino, bool nofail)
 {
 	struct sfs_inode_info *ip;
 
-	ip = mc_alloc_named("inode.cache", sizeof(*ip), MC_KERNEL | MC_ZERO);
+	ip = mc_alloc_named("inode.cache", sizeof(*ip),
+			    MC_KERNEL | MC_ZERO | (nofail ? MC_NOFAIL : 0));
 	if (!ip)
 		return NULL;
 	ip->fs = fs;
@@ -54,14 +55,14 @@ static int itable_read(struct sfs_fs *fs, uint64_t blk, bool nofail, struct sfs_
 	return ret;
 }
 
-int sfs_inode_read(struct sfs_fs *fs, struct sfs_inode_info *ip)
+int sfs_inode_read(struct sfs_fs *fs, struct sfs_inode_info *ip, bool nofail)
 {
 	struct sfs_buf *bh;
 	const uint8_t *raw;
 	char where[48];
 	int ret;
 
-	ret = itable_read(fs, ip->itable_blk, false, &bh);
+	ret = itable_read(fs, ip->itable_blk, nofail, &bh);
 	if (ret)
 		return ret;
 	raw = (const uint8_t *)bh->data + ip->itable_off;
@@ -173,7 +174,7 @@ int sfs_inode_new(struct sfs_trans *t, uint64_t dir_ino, uint32_t mode, uint64_t
 
 	if (!sfs_mode_to_ftype((uint16_t)mode))
 		return -EINVAL;
-	ip = sfs_inode_alloc(fs, 0);
+	ip = sfs_inode_alloc(fs, 0, sfs_trans_nofail(t));
 	if (!ip)
 		return -ENOMEM;
 	ret = sfs_ialloc_prepare(t, dir_ino, S_ISDIR(mode), &a, &ino);

@@ -107,6 +107,10 @@ void sfs_icache_stats(struct sfs_fs *fs, struct sfs_icache_stats *st);
 /* A referenced, LIVE inode: 0, -ENOENT (free or never used), -EUCLEAN
  * (record corrupt), -EIO, -ENOMEM, -EINVAL (not an inode number). */
 int sfs_iget(struct sfs_fs *fs, uint64_t ino, struct sfs_inode_info **out);
+/* The same under a NOFAIL handle (truncate's orphan record, seed 000):
+ * the in-memory inode and the read of its table block cannot fail on
+ * ENOMEM (I/O and corruption still can). */
+int sfs_iget_nofail(struct sfs_fs *fs, uint64_t ino, struct sfs_inode_info **out);
 void sfs_iget_again(struct sfs_inode_info *ip);
 /* Drop a reference; the last one of an unlinked inode frees it (its own
  * NOFAIL transactions: never call with a handle open). */
@@ -136,8 +140,8 @@ int sfs_inode_free(struct sfs_fs *fs, struct sfs_inode_info *ip);
 
 /* Timestamps: set the given ones to now (under attr_lock). */
 /* Between inode.c (records) and icache.c (the cache). */
-struct sfs_inode_info *sfs_inode_alloc(struct sfs_fs *fs, uint64_t ino);
-int sfs_inode_read(struct sfs_fs *fs, struct sfs_inode_info *ip);
+struct sfs_inode_info *sfs_inode_alloc(struct sfs_fs *fs, uint64_t ino, bool nofail);
+int sfs_inode_read(struct sfs_fs *fs, struct sfs_inode_info *ip, bool nofail);
 int sfs_icache_insert_new(struct sfs_fs *fs, struct sfs_inode_info *ip);
 /* Front-end hold (+1) or release (-1) on a referenced inode. */
 int sfs_icache_hold(struct sfs_inode_info *ip, int delta);

@@ -176,7 +176,7 @@ int sfs_orphan_del(struct sfs_trans *t, struct sfs_inode_info *ip)
 	if (skip)
 		return 0;
 	sfs_orphan_lock();
-	ret = sfs_orphan_file(NULL, fs, &of);
+	ret = sfs_orphan_file_get(fs, nofail, &of);
 	if (!ret)
 		ret = find_slot(of, ip, nofail, &bh, &idx);
 	if (!ret)
@@ -218,7 +218,7 @@ int sfs_orphan_note_xattr(struct sfs_trans *t, struct sfs_inode_info *ip)
 	if (skip)
 		return 0;
 	sfs_orphan_lock();
-	ret = sfs_orphan_file(NULL, t->fs, &of);
+	ret = sfs_orphan_file_get(t->fs, sfs_trans_nofail(t), &of);
 	if (!ret)
 		ret = find_slot(of, ip, sfs_trans_nofail(t), &bh, &idx);
 	if (!ret)

@@ -58,7 +58,7 @@ static int orphan_file_create(struct sfs_trans *t, struct sfs_fs *fs, struct sfs
 	uint32_t gen;
 	int ret;
 
-	ip = sfs_inode_alloc(fs, SFS_ORPHAN_INO);
+	ip = sfs_inode_alloc(fs, SFS_ORPHAN_INO, sfs_trans_nofail(t));
 	if (!ip)
 		return -ENOMEM;
 	ret = sfs_buf_read(fs->bc, ip->itable_blk, &sfs_itable_buf_ops,
@@ -120,15 +120,24 @@ err:
 /* The orphan file, created when @t is given and there is none. */
 int sfs_orphan_file(struct sfs_trans *t, struct sfs_fs *fs, struct sfs_inode_info **out)
 {
+	if (!orphan_head(fs))
+		return t ? orphan_file_create(t, fs, out) : -ENOENT;
+	return sfs_orphan_file_get(fs, t && sfs_trans_nofail(t), out);
+}
+
+int sfs_orphan_file_get(struct sfs_fs *fs, bool nofail, struct sfs_inode_info **out)
+{
 	uint64_t head = orphan_head(fs);
 	int ret;
 
 	if (!head)
-		return t ? orphan_file_create(t, fs, out) : -ENOENT;
+		return -ENOENT;
 	if (head != SFS_ORPHAN_INO)
 		return SFS_ERROR(fs, -EUCLEAN, head, 0, "superblock names inode %llu as the orphan file",
 				 (unsigned long long)head);
-	ret = sfs_iget(fs, head, out);
+	/* Under a NOFAIL handle (truncate) reading inode 3 in must not fail
+	 * on ENOMEM either: the flag travels down (seed 000). */
+	ret = nofail ? sfs_iget_nofail(fs, head, out) : sfs_iget(fs, head, out);
 	if (!ret && !S_ISREG((*out)->d.mode)) {
 		sfs_iput(*out);
 		ret = SFS_ERROR(fs, -EUCLEAN, head, 0, "the orphan file is not a regular file");

@@ -16,6 +16,9 @@ void sfs_orphan_unlock(void);
 /* The orphan file, referenced; created (in @t) when @t is given and the
  * superblock names none.  -ENOENT without @t and without a file. */
 int sfs_orphan_file(struct sfs_trans *t, struct sfs_fs *fs, struct sfs_inode_info **out);
+/* The orphan file if there is one (-ENOENT), referenced; @nofail under a
+ * NOFAIL handle: reading its inode in cannot fail on ENOMEM. */
+int sfs_orphan_file_get(struct sfs_fs *fs, bool nofail, struct sfs_inode_info **out);
 uint32_t sfs_orphan_nblocks(struct sfs_inode_info *of);
 /* Block @lblk of the orphan file, verified. */
 int sfs_orphan_bread(struct sfs_inode_info *of, uint32_t lblk, bool nofail, struct sfs_buf **out);
