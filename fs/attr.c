@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "fs/pagecache/pagecache.h"
 #include "fs/file.h"
 #include "fs/namespace/orphan.h"
 #include "fs/format/inode.h"
@@ -27,6 +28,10 @@ static struct sfs_timespec from_ts(const struct timespec *t)
 
 static void fill_attr(struct sfs_inode_info *ip, struct sfs_attr *a)
 {
+	/* st_blocks counts delayed blocks too (as ext4 does): a write's
+	 * space shows at once, not when writeback allocates it. */
+	uint64_t delayed = sfs_pc_delayed_blocks(ip->fs, ip->ino);
+
 	mc_mutex_lock(&ip->attr_lock);
 	a->ino = ip->ino;
 	a->generation = ip->d.generation;
@@ -36,7 +41,7 @@ static void fill_attr(struct sfs_inode_info *ip, struct sfs_attr *a)
 	a->gid = ip->d.gid;
 	a->rdev = makedev(ip->d.rdev_major, ip->d.rdev_minor);
 	a->size = ip->d.size;
-	a->blocks = ip->d.blocks << (ip->fs->blog - 9);
+	a->blocks = (ip->d.blocks + delayed) << (ip->fs->blog - 9);
 	a->blksize = ip->fs->bsize;
 	a->atime = to_ts(&ip->d.atime);
 	a->mtime = to_ts(&ip->d.mtime);
@@ -85,6 +90,8 @@ static int zero_tail(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t size
 
 	if (!off || (size >> fs->blog) >= (1ull << 32))
 		return 0;
+	if (sfs_pc_zero_in_block(fs, ip, size, (size | (fs->bsize - 1)) + 1))
+		return 0;   /* cached: zeroed in the page, written back later */
 	ret = sfs_map_blocks(NULL, ip, (uint32_t)(size >> fs->blog), 1, 0, &m);
 	if (ret || m.state != SFS_MAPPED_WRITTEN)
 		return ret;

@@ -16,6 +16,7 @@
 #include "fs/extent_tree.h"
 #include "fs/file.h"
 #include "fs/fs.h"
+#include "fs/pagecache/pagecache.h"
 
 /* Set the size exactly (and ctime/mtime) in @t. */
 static int set_size(struct sfs_trans *t, struct sfs_inode_info *ip, uint64_t size)
@@ -37,6 +38,12 @@ int sfs_collapse_locked(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t o
 	struct sfs_trans t;
 	int ret, ret2;
 
+	/* Pages after the range move with their blocks: written back and
+	 * dropped first (the cache indexes by logical block). */
+	ret = sfs_pc_writeback_range(fs, ip, (uint64_t)a + n, SFS_EXT_LBLK_END);
+	if (ret)
+		return ret;
+	sfs_pc_drop_range(fs, ip, a, SFS_EXT_LBLK_END);
 	sfs_pa_discard(fs, ip);
 	ret = sfs_file_unmap_blocks(fs, ip, a, (uint64_t)a + n);
 	if (ret)
@@ -59,6 +66,10 @@ int sfs_insert_locked(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t off
 	struct sfs_trans t;
 	int ret, ret2;
 
+	ret = sfs_pc_writeback_range(fs, ip, a, SFS_EXT_LBLK_END);
+	if (ret)
+		return ret;
+	sfs_pc_drop_range(fs, ip, a, SFS_EXT_LBLK_END);
 	sfs_pa_discard(fs, ip);
 	ret = sfs_trans_start(fs, sfs_ext_credits(ip) + 4, 0, &t);
 	if (ret)

@@ -1,18 +1,20 @@
 /*
- * File data operations of the public API: read, write-allocate,
- * fallocate, range removal, fsync, extent maps, and the block-level
- * operations the tools and the crash harness use.
+ * File data operations of the public API: read, write, fallocate, range
+ * removal, fsync, extent maps, and the block-level operations the tools
+ * and the crash harness use.
  *
- * Data goes to the device synchronously, without a cache (issue 10 puts
- * the page cache in front): a write maps its blocks in a handle, writes
- * the data, then logs the new size and stops the handle, so the data is
- * on the device before any commit that maps it can happen -- ordered mode
- * by construction (the commit's pre-commit flush makes it durable first).
- * Newly allocated and unwritten blocks are written whole, zero-filled
- * around the data, so no stale bytes can ever be read back; unwritten
- * extents become written only after their data is on the device.
+ * Data goes through the page cache (fs/pagecache/pagecache.h): a write
+ * copies into pages, reserving blocks for the holes it covers (delayed
+ * allocation), then logs the new size and times in a small handle; the
+ * blocks are allocated and the data written by writeback, in ordered mode
+ * before the commit that maps them.  fsync writes the file's pages back,
+ * then commits what it needs and flushes the device.
  *
- * A write or fallocate that meets ENOSPC while blocks freed by the running
+ * Operations that change blocks under the cache first write back or drop
+ * the cached pages of their range: allocating (fallocate, zero range) and
+ * unmapping (punch, truncate, collapse) never meet a delayed page.
+ *
+ * A fallocate that meets ENOSPC while blocks freed by the running
  * transaction are still busy forces a commit and tries once more (ext4's
  * should_retry_alloc): those blocks are free as soon as it is durable.
  */
@@ -23,9 +25,7 @@
 #include "fs/balloc.h"
 #include "fs/extent_tree.h"
 #include "fs/file.h"
-
-/* Blocks one write transaction maps at most (1 MiB of 4 KiB blocks). */
-#define SFS_WRITE_CHUNK 256u
+#include "fs/pagecache/pagecache.h"
 
 bool sfs_file_retry_after_commit(struct sfs_fs *fs, int ret, int *tries)
 {
@@ -84,6 +84,7 @@ ssize_t sfs_read(struct sfs_fs *fs, uint64_t ino, void *buf, size_t len, uint64_
 	struct sfs_inode_info *ip;
 	uint64_t size;
 	size_t done = 0;
+	ssize_t n;
 	int ret;
 
 	mc_op_begin();
@@ -98,31 +99,11 @@ ssize_t sfs_read(struct sfs_fs *fs, uint64_t ino, void *buf, size_t len, uint64_
 		len = 0;
 	else if (len > size - off)
 		len = (size_t)(size - off);
-	while (done < len) {
-		uint64_t pos = off + done;
-		uint32_t boff = (uint32_t)(pos & (fs->bsize - 1));
-		uint64_t want = (boff + (len - done) + fs->bsize - 1) >> fs->blog;
-		struct sfs_mapping m;
-		size_t n;
-
-		ret = sfs_map_blocks(NULL, ip, (uint32_t)(pos >> fs->blog),
-				     (uint32_t)(want > SFS_MAX_EXTENT_LEN ? SFS_MAX_EXTENT_LEN : want),
-				     0, &m);
-		if (ret)
-			break;
-		n = ((size_t)m.len << fs->blog) - boff;
-		if (n > len - done)
-			n = len - done;
-		if (m.state == SFS_MAPPED_WRITTEN) {
-			ret = sfs_bdev_read(fs->bdev, (uint8_t *)buf + done, n,
-					    (m.pblk << fs->blog) + boff);
-			if (ret)
-				break;
-		} else {
-			memset((uint8_t *)buf + done, 0, n);
-		}
-		done += n;
-	}
+	n = sfs_pc_read(fs, ip, buf, len, off);
+	if (n > 0)
+		done = (size_t)n;
+	else
+		ret = (int)n;
 	mc_rw_unlock(&ip->rwsem);
 	if (done)
 		read_touch(fs, ip);
@@ -132,46 +113,38 @@ out_op:
 	return done ? (ssize_t)done : ret;
 }
 
-/*
- * Write @n bytes at byte @boff of the mapped run @m.  Blocks that hold
- * nothing yet (fresh or unwritten) are written whole with zeros around the
- * data; partly written blocks of a written extent are read first.
- */
-static int write_data(struct sfs_fs *fs, const struct sfs_mapping *m, uint32_t boff,
-		      const uint8_t *src, size_t n, uint8_t *bounce)
+/* After data went into the cache: the size, the times and the set-id
+ * bits in one small handle (the tid fdatasync needs if the size moved). */
+static int write_update(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t end,
+			unsigned flags, bool privileged)
 {
-	uint64_t at = m->pblk << fs->blog;
-	size_t nblocks = (boff + n + fs->bsize - 1) >> fs->blog, bytes = nblocks << fs->blog;
-	bool zero = m->fresh || m->state == SFS_MAPPED_UNWRITTEN;
-	int ret;
+	struct sfs_timespec now;
+	struct sfs_trans t;
+	bool grew;
+	int ret, ret2;
 
-	if (!boff && !(n & (fs->bsize - 1)))
-		return sfs_bdev_write(fs->bdev, src, n, at);
-	if (zero) {
-		memset(bounce, 0, bytes);
-	} else {
-		if (boff) {
-			ret = sfs_bdev_read(fs->bdev, bounce, fs->bsize, at);
-			if (ret)
-				return ret;
-		}
-		if (((boff + n) & (fs->bsize - 1)) && (nblocks > 1 || !boff)) {
-			ret = sfs_bdev_read(fs->bdev, bounce + bytes - fs->bsize, fs->bsize,
-					    at + bytes - fs->bsize);
-			if (ret)
-				return ret;
-		}
+	/* The data is in the cache already: this cannot fail on memory
+	 * (generic_write_end's mark_inode_dirty). */
+	ret = sfs_trans_start(fs, 1, SFS_TRANS_NOFAIL, &t);
+	if (ret)
+		return ret;
+	ret = sfs_inode_access(&t, ip, true);
+	if (!ret) {
+		sfs_now(&now);
+		mc_mutex_lock(&ip->attr_lock);
+		grew = end > ip->d.size;
+		if (grew)
+			ip->d.size = end;
+		ip->d.mtime = ip->d.ctime = now;
+		if ((flags & SFS_WRITE_KILL_PRIV) && !privileged)
+			ip->d.mode = sfs_mode_kill_priv(ip->d.mode);
+		mc_mutex_unlock(&ip->attr_lock);
+		ret = sfs_inode_commit(&t, ip);
+		if (!ret && grew)
+			sfs_pc_note_data_tid(fs, ip, sfs_trans_tid(&t));
 	}
-	memcpy(bounce + boff, src, n);
-	return sfs_bdev_write(fs->bdev, bounce, bytes, at);
-}
-
-/* Undo a fresh allocation whose data could not be written. */
-static void drop_fresh(struct sfs_trans *t, struct sfs_inode_info *ip, const struct sfs_mapping *m)
-{
-	mc_write_lock(&ip->data_sem);
-	sfs_ext_remove(t, ip, m->lblk, (uint64_t)m->lblk + m->len, SFS_EXT_USE_RESERVE, NULL);
-	mc_rw_unlock(&ip->data_sem);
+	ret2 = sfs_trans_stop(&t);
+	return ret ? ret : ret2;
 }
 
 ssize_t sfs_write(struct sfs_fs *fs, uint64_t ino, const void *buf, size_t len, uint64_t off,
@@ -179,10 +152,9 @@ ssize_t sfs_write(struct sfs_fs *fs, uint64_t ino, const void *buf, size_t len, 
 {
 	struct sfs_inode_info *ip;
 	bool privileged = !cr || cr->privileged;
-	uint8_t *bounce = NULL;
-	uint64_t spanned;
 	size_t done = 0;
-	int ret, tries = 0;
+	ssize_t n = 0;
+	int ret;
 
 	mc_op_begin();
 	if (!len) {
@@ -205,77 +177,22 @@ ssize_t sfs_write(struct sfs_fs *fs, uint64_t ino, const void *buf, size_t len, 
 		ret = -EPERM;
 		goto out;
 	}
-	/* Taken before any block is: a write must not fail after mapping. */
-	spanned = ((off & (fs->bsize - 1)) + len + fs->bsize - 1) >> fs->blog;
-	bounce = mc_alloc_named("file.bounce",
-				(size_t)(spanned < SFS_WRITE_CHUNK ? spanned : SFS_WRITE_CHUNK) << fs->blog,
-				MC_KERNEL);
-	if (!bounce) {
-		ret = -ENOMEM;
+	n = sfs_pc_write(fs, ip, buf, len, off, privileged);
+	if (n <= 0) {
+		ret = (int)n;
 		goto out;
 	}
-	while (done < len) {
-		uint64_t pos = off + done;
-		uint32_t boff = (uint32_t)(pos & (fs->bsize - 1));
-		uint64_t want = (boff + (len - done) + fs->bsize - 1) >> fs->blog;
-		struct sfs_mapping m;
-		struct sfs_trans t;
-		size_t n;
-		int ret2;
-
-		if (want > SFS_WRITE_CHUNK)
-			want = SFS_WRITE_CHUNK;
-		ret = sfs_trans_start(fs, sfs_map_credits(ip) + sfs_ext_credits(ip) + 2, 0, &t);
-		if (ret)
-			break;
-		ret = sfs_map_blocks(&t, ip, (uint32_t)(pos >> fs->blog), (uint32_t)want,
-				     SFS_MAPF_CREATE | (privileged ? SFS_MAPF_PRIVILEGED : 0), &m);
-		if (ret) {
-			sfs_trans_stop(&t);
-			if (sfs_file_retry_after_commit(fs, ret, &tries))
-				continue;
-			break;
-		}
-		n = ((size_t)m.len << fs->blog) - boff;
-		if (n > len - done)
-			n = len - done;
-		ret = write_data(fs, &m, boff, (const uint8_t *)buf + done, n, bounce);
-		if (!ret && m.state == SFS_MAPPED_UNWRITTEN) {
-			mc_write_lock(&ip->data_sem);
-			ret = sfs_ext_mark_written(&t, ip, m.lblk,
-						   (uint32_t)((boff + n + fs->bsize - 1) >> fs->blog), 0);
-			mc_rw_unlock(&ip->data_sem);
-		} else if (ret && m.fresh) {
-			drop_fresh(&t, ip, &m);
-		}
-		if (!ret)
-			ret = sfs_inode_access(&t, ip, false);
-		if (!ret) {
-			struct sfs_timespec now;
-
-			sfs_now(&now);
-			mc_mutex_lock(&ip->attr_lock);
-			if (pos + n > ip->d.size)
-				ip->d.size = pos + n;
-			ip->d.mtime = ip->d.ctime = now;
-			if ((flags & SFS_WRITE_KILL_PRIV) && !privileged)
-				ip->d.mode = sfs_mode_kill_priv(ip->d.mode);
-			mc_mutex_unlock(&ip->attr_lock);
-			ret = sfs_inode_commit(&t, ip);
-		}
-		if (!ret && (flags & SFS_WRITE_SYNC) && done + n == len)
-			jnl_handle_set_sync(t.h);
-		ret2 = sfs_trans_stop(&t);
-		if (!ret)
-			ret = ret2;
-		if (ret)
-			break;
-		done += n;
-	}
+	done = (size_t)n;
+	ret = write_update(fs, ip, off + done, flags, privileged);
+	if (!ret && (flags & SFS_WRITE_SYNC))
+		ret = sfs_pc_fsync(fs, ip, false);
+	if (ret)
+		done = 0;
 out:
-	mc_free(bounce);
 	mc_rw_unlock(&ip->rwsem);
 	sfs_iput(ip);
+	if (done)
+		sfs_pc_balance(fs, (size_t)((done + fs->bsize - 1) >> fs->blog));
 out_op:
 	mc_op_end();
 	return done ? (ssize_t)done : ret;
@@ -285,8 +202,13 @@ out_op:
 int sfs_file_alloc_blocks(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t lblk,
 			uint64_t end, unsigned flags)
 {
-	int ret = 0, tries = 0;
+	int ret, tries = 0;
 
+	/* Delayed pages of the range get their blocks first: an allocation
+	 * here must not map a block under a page holding a reservation. */
+	ret = sfs_pc_writeback_range(fs, ip, lblk, end);
+	if (ret)
+		return ret;
 	while (lblk < end) {
 		uint64_t want = end - lblk;
 		struct sfs_mapping m;
@@ -343,6 +265,8 @@ int sfs_file_zero_in_block(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_
 	uint8_t *blk;
 	int ret;
 
+	if (sfs_pc_zero_in_block(fs, ip, from, to))
+		return 0;   /* the cached copy is the newest: zeroed there */
 	ret = sfs_map_blocks(NULL, ip, (uint32_t)(from >> fs->blog), 1, 0, &m);
 	if (ret || m.state != SFS_MAPPED_WRITTEN)
 		return ret;
@@ -366,6 +290,7 @@ int sfs_file_unmap_blocks(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t
 
 	if (first >= end)
 		return 0;
+	sfs_pc_drop_range(fs, ip, first, end);
 	sfs_pa_discard(fs, ip);
 	ret = sfs_trans_start(fs, sfs_ext_credits(ip) + 8, 0, &t);
 	if (ret)
@@ -382,14 +307,12 @@ int sfs_fsync(struct sfs_fs *fs, uint64_t ino, bool datasync)
 	struct sfs_inode_info *ip;
 	int ret;
 
-	(void)datasync;   /* data is written through: both need the same commit */
 	mc_op_begin();
 	ret = sfs_fs_readable(fs);
 	if (!ret)
 		ret = sfs_iget(fs, ino, &ip);
 	if (!ret) {
-		if (fs->j)
-			ret = jnl_fsync(fs->j, ip->last_tid);
+		ret = sfs_pc_fsync(fs, ip, datasync);
 		sfs_iput(ip);
 	}
 	mc_op_end();
@@ -432,6 +355,12 @@ int sfs_extent_map(struct sfs_fs *fs, uint64_t ino, uint64_t lblk, uint64_t coun
 	if (ret)
 		goto out_op;
 	w.end = count > SFS_EXT_LBLK_END - lblk ? SFS_EXT_LBLK_END : lblk + count;
+	/* FIEMAP_FLAG_SYNC: delayed pages get their blocks first. */
+	ret = sfs_pc_writeback_range(fs, ip, lblk, w.end);
+	if (ret) {
+		sfs_iput(ip);
+		goto out_op;
+	}
 	mc_read_lock(&ip->data_sem);
 	ret = sfs_ext_walk(ip, (uint32_t)lblk, 0, collect, &w);
 	mc_rw_unlock(&ip->data_sem);

@@ -21,11 +21,13 @@ unsigned sfs_map_credits(struct sfs_inode_info *ip)
 static void fill(struct sfs_mapping *m, const struct sfs_es_extent *x, uint32_t lblk, uint32_t len)
 {
 	uint64_t left = (uint64_t)x->lblk + x->len - lblk;
+	/* delayed blocks have none yet: a hole for the tree's purposes */
+	bool hole = x->state == SFS_ES_HOLE || x->state == SFS_ES_DELAYED;
 
 	m->lblk = lblk;
 	m->len = len < left ? len : (uint32_t)left;
-	m->pblk = x->state == SFS_ES_HOLE ? 0 : x->pblk + (lblk - x->lblk);
-	m->state = x->state == SFS_ES_HOLE ? SFS_MAPPED_HOLE
+	m->pblk = hole ? 0 : x->pblk + (lblk - x->lblk);
+	m->state = hole ? SFS_MAPPED_HOLE
 		   : x->state == SFS_ES_UNWRITTEN ? SFS_MAPPED_UNWRITTEN : SFS_MAPPED_WRITTEN;
 	m->fresh = false;
 }
@@ -76,7 +78,7 @@ int sfs_map_blocks(struct sfs_trans *t, struct sfs_inode_info *ip, uint32_t lblk
 	ret = sfs_es_map_lookup(ip, lblk, eflags, &x);
 	if (ret < 0)
 		goto out;
-	if (x.state != SFS_ES_HOLE) {
+	if (x.state != SFS_ES_HOLE && x.state != SFS_ES_DELAYED) {
 		fill(m, &x, lblk, len);
 		goto out;
 	}
@@ -103,7 +105,11 @@ int sfs_map_blocks(struct sfs_trans *t, struct sfs_inode_info *ip, uint32_t lblk
 	e.len = (uint16_t)got;
 	e.pblk = pblk;
 	e.flags = (flags & SFS_MAPF_UNWRITTEN) ? SFS_EXTENT_FL_UNWRITTEN : 0;
-	ret = sfs_ext_insert(t, ip, &e, eflags);
+	/* Delayed allocation reserved the data blocks; the tree blocks its
+	 * insert may split off come from the filesystem reserve if the
+	 * inode's own tree-block reservation was not enough. */
+	ret = sfs_ext_insert(t, ip, &e, eflags |
+			     ((flags & SFS_MAPF_RESERVED) ? SFS_EXT_USE_RESERVE : 0));
 	if (ret) {
 		/* Still in this transaction's buffers: cannot fail on memory. */
 		sfs_bfree(t, pblk, got, true);

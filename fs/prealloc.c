@@ -79,6 +79,9 @@ out:
 	return n;
 }
 
+/* The operation in which a window's map last failed on this thread. */
+static __thread uint64_t hold_failed_op;
+
 void sfs_pa_open(struct sfs_fs *fs, struct sfs_inode_info *ip, uint32_t grp, const uint8_t *map,
 		 uint32_t lblk, uint64_t pblk)
 {
@@ -95,9 +98,19 @@ void sfs_pa_open(struct sfs_fs *fs, struct sfs_inode_info *ip, uint32_t grp, con
 		want = cap;
 	if ((uint64_t)lblk + want > (1ull << 32))
 		return;
+	/* A window is only an optimisation: once its map could not be
+	 * allocated, no more tries in this operation (a second call to the
+	 * same site would be the open-coded retry alloc/ reports; writeback
+	 * allocates many extents in one operation). */
+	if (mc_op_current() && mc_op_current() == hold_failed_op)
+		return;
 	n = sfs_group_free_run_at(fs, grp, map, (uint32_t)(pblk - start), want);
-	if (!n || sfs_group_hold(fs, grp, (uint32_t)(pblk - start), n, false))
-		return;   /* no room or no memory: a window is only an optimisation */
+	if (!n)
+		return;
+	if (sfs_group_hold(fs, grp, (uint32_t)(pblk - start), n, false)) {
+		hold_failed_op = mc_op_current();
+		return;
+	}
 	mc_mutex_lock(&fs->pa_lock);
 	ip->pa_pblk = pblk;
 	ip->pa_lblk = lblk;

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 
+#include "fs/pagecache/pagecache.h"
 #include "fs/es/es_map.h"
 #include "fs/file.h"
 #include "fs/fs.h"
@@ -29,6 +30,12 @@ int sfs_lseek_data_hole(struct sfs_fs *fs, uint64_t ino, uint64_t off, int whenc
 	ret = sfs_file_get(fs, ino, false, &ip);
 	if (ret)
 		goto out_op;
+	/* Dirty pages are data too: give them their blocks first. */
+	ret = sfs_pc_writeback_range(fs, ip, off >> fs->blog, SFS_EXT_LBLK_END);
+	if (ret) {
+		sfs_iput(ip);
+		goto out_op;
+	}
 	mc_read_lock(&ip->rwsem);
 	mc_mutex_lock(&ip->attr_lock);
 	size = ip->d.size;

@@ -26,6 +26,7 @@
 #include "fs/format/super.h"
 #include "fs/format/verify.h"
 #include "fs/inode.h"
+#include "fs/pagecache/pagecache.h"
 #include "fs/trans.h"
 
 static int mount_err(int err, char *msg, size_t len, const char *fmt, ...)
@@ -195,6 +196,7 @@ static void teardown(struct sfs_fs *fs)
 {
 	if (fs->icache)
 		sfs_icache_destroy(fs);
+	sfs_pc_destroy(fs);   /* after the inodes: freeing one drops its pages */
 	/* After the inodes: each held a tree of this cache. */
 	sfs_es_cache_destroy(fs->es);
 	if (fs->sb_bh)
@@ -326,6 +328,8 @@ int sfs_fs_mount(const char *path, const struct sfs_mount_opts *o, struct sfs_fs
 	ret = sfs_balloc_init(fs);
 	if (!ret)
 		ret = sfs_icache_init(fs);
+	if (!ret)
+		ret = sfs_pc_init(fs);
 	if (ret) {
 		ret = mount_err(ret, msg, msglen, "out of memory");
 		goto err;
@@ -376,10 +380,16 @@ int sfs_fs_unmount(struct sfs_fs *fs)
 	if (!fs)
 		return 0;
 	mc_op_begin();
+	/* Dirty data first (it may allocate), then no more writeback. */
+	if (atomic_load(&fs->state) == SFS_FS_LIVE)
+		ret = sfs_pc_sync_all(fs);
+	sfs_pc_stop_thread(fs);
 	sfs_icache_destroy(fs);
 	sfs_pa_discard_all(fs);
 	if (fs->j) {
-		ret = jnl_close(fs->j);
+		r = jnl_close(fs->j);
+		if (!ret)
+			ret = r;
 		fs->j = NULL;
 	}
 	if (atomic_load(&fs->state) == SFS_FS_LIVE ||
@@ -416,6 +426,8 @@ int sfs_fs_commit(struct sfs_fs *fs)
 
 	mc_op_begin();
 	ret = sfs_fs_readable(fs);
+	if (!ret)
+		ret = sfs_pc_sync_all(fs);   /* the data the commit maps, too */
 	if (!ret && fs->j)
 		ret = jnl_force_commit(fs->j);
 	mc_op_end();
@@ -428,6 +440,8 @@ int sfs_fs_sync(struct sfs_fs *fs)
 
 	mc_op_begin();
 	ret = sfs_fs_readable(fs);
+	if (!ret)
+		ret = sfs_pc_sync_all(fs);
 	if (!ret && fs->j)
 		ret = jnl_flush(fs->j);
 	if (!ret)

@@ -112,6 +112,9 @@ struct sfs_fs {
 	 */
 	int (*evict)(struct sfs_trans *t, struct sfs_inode_info *ip);
 
+	/* the file-data page cache and its writeback thread (pagecache.h) */
+	struct sfs_pcache *pc;
+
 	struct sfs_fs_stats stats;
 };
 

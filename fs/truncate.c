@@ -25,6 +25,7 @@
 #include "fs/extent_tree.h"
 #include "fs/file.h"
 #include "fs/namespace/orphan.h"
+#include "fs/pagecache/pagecache.h"
 
 int sfs_truncate_blocks(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t from)
 {
@@ -33,6 +34,9 @@ int sfs_truncate_blocks(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t f
 
 	if (from >= SFS_EXT_LBLK_END)
 		return 0;
+	/* Cached pages past the point go first, dirty ones with their
+	 * reservations (pagecache.h): nothing may write them back later. */
+	sfs_pc_drop_range(fs, ip, from, SFS_EXT_LBLK_END);
 	sfs_pa_discard(fs, ip);
 	ret = sfs_trans_start(fs, sfs_ext_credits(ip) + 8, SFS_TRANS_NOFAIL, &t);
 	if (ret)
