@@ -9,9 +9,10 @@
  *   edit.c   corrupting / editing commands: set-*, flip-bit, break-csum, zero
  *   extents.c  extent maps and trees, read raw; corrupting extent entries
  *   lib.c    commands that go through the filesystem library (create,
- *            alloc, write, remove, convert, truncate, unlink, verify,
+ *            alloc, write, remove, convert, unlink, verify,
  *            stats): the image is mounted for each and unmounted after
  *   print.c  printing fields from the format's field tables, hex dumps
+ *   range.c  the truncate family through the library (range.h)
  */
 #ifndef SFS_DB_H
 #define SFS_DB_H
@@ -87,7 +88,6 @@ int db_cmd_alloc(struct db *db, int argc, char **argv);
 int db_cmd_write(struct db *db, int argc, char **argv);
 int db_cmd_remove(struct db *db, int argc, char **argv);
 int db_cmd_convert(struct db *db, int argc, char **argv);
-int db_cmd_truncate(struct db *db, int argc, char **argv);
 int db_cmd_unlink(struct db *db, int argc, char **argv);
 int db_cmd_verify(struct db *db, int argc, char **argv);
 int db_cmd_stats(struct db *db, int argc, char **argv);

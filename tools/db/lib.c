@@ -155,20 +155,6 @@ int db_cmd_convert(struct db *db, int argc, char **argv)
 	return with_fs(db, argc, argv, 3, 3, "INO LBLK COUNT", do_convert);
 }
 
-static int do_truncate(struct sfs_fs *fs, uint64_t *v, int argc, char **argv)
-{
-	struct sfs_setattr sa = { .valid = SFS_SET_SIZE, .size = v[1] };
-
-	(void)argc;
-	(void)argv;
-	return sfs_setattr(fs, v[0], &sa, NULL, NULL);
-}
-
-int db_cmd_truncate(struct db *db, int argc, char **argv)
-{
-	return with_fs(db, argc, argv, 2, 2, "INO SIZE", do_truncate);
-}
-
 static int do_unlink(struct sfs_fs *fs, uint64_t *v, int argc, char **argv)
 {
 	(void)argc;

@@ -21,6 +21,7 @@
 #include "fs/format/mount.h"
 #include "tools/common/toolutil.h"
 #include "tools/db/db.h"
+#include "tools/db/range.h"
 
 #define PROG "scopefs-db"
 
@@ -62,10 +63,10 @@ const struct db_cmd db_commands[] = {
 	  db_cmd_remove },
 	{ "convert", "INO LBLK COUNT", "library: mark unwritten blocks written", true,
 	  db_cmd_convert },
-	{ "truncate", "INO SIZE", "library: set a file's size", true, db_cmd_truncate },
 	{ "unlink", "INO", "library: drop a link (the inode is freed at zero)", true, db_cmd_unlink },
 	{ "verify", "INO", "library: check every extent tree invariant", true, db_cmd_verify },
 	{ "stats", "", "library: mount and print the statistics", true, db_cmd_stats },
+	DB_RANGE_COMMANDS
 	{ "help", "", "this list", false, cmd_help },
 	{ NULL, NULL, NULL, false, NULL },
 };
