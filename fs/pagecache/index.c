@@ -127,14 +127,17 @@ void pc_map_maybe_free(struct sfs_pcache *pc, struct pc_map *m)
 	pc_map_free(m);
 }
 
-struct pc_page *pc_page_alloc(struct sfs_fs *fs, uint32_t idx)
+struct pc_page *pc_page_alloc(struct sfs_fs *fs, uint32_t idx, bool nofail)
 {
-	struct pc_page *pg = mc_alloc_named("pc.page", sizeof(*pg), MC_KERNEL);
+	mc_flags_t fl = MC_KERNEL | (nofail ? MC_NOFAIL : 0);
+	struct pc_page *pg = nofail ? mc_alloc_named("pc.page_write", sizeof(*pg), fl)
+				    : mc_alloc_named("pc.page", sizeof(*pg), fl);
 
 	if (!pg)
 		return NULL;
 	/* A multiple of 4096 from alloc/ is 4096-aligned: O_DIRECT-ready. */
-	pg->data = mc_alloc_named("pc.data", fs->bsize, MC_KERNEL);
+	pg->data = nofail ? mc_alloc_named("pc.data_write", fs->bsize, fl)
+			  : mc_alloc_named("pc.data", fs->bsize, fl);
 	if (!pg->data) {
 		mc_free(pg);
 		return NULL;
@@ -229,9 +232,15 @@ void pc_inode_put(struct sfs_fs *fs, struct sfs_inode_info *ip)
 static size_t pc_count(struct mc_shrinker *s, struct mc_shrink_control *sc)
 {
 	struct sfs_pcache *pc = s->priv;
+	size_t clean = (size_t)__atomic_load_n(&pc->nr_clean, __ATOMIC_RELAXED);
 
 	(void)sc;
-	return (size_t)__atomic_load_n(&pc->nr_clean, __ATOMIC_RELAXED);
+	/* Reclaim asks and nothing clean is left while data waits to be
+	 * written: only writeback can give memory back now. */
+	if (!clean && (__atomic_load_n(&pc->nr_dirty, __ATOMIC_RELAXED) ||
+		       __atomic_load_n(&pc->nr_wb, __ATOMIC_RELAXED)))
+		PC_STAT(pc, shrink_no_clean, 1);
+	return clean;
 }
 
 static size_t pc_scan(struct mc_shrinker *s, struct mc_shrink_control *sc)
@@ -241,8 +250,6 @@ static size_t pc_scan(struct mc_shrinker *s, struct mc_shrink_control *sc)
 
 	if (!mc_mutex_trylock(&pc->lock))
 		return MC_SHRINK_STOP;
-	if (!pc->nr_clean && (pc->nr_dirty || pc->nr_wb))
-		PC_STAT(pc, shrink_no_clean, 1);
 	while (freed < sc->nr_to_scan && !pc_list_empty(&pc->lru)) {
 		struct pc_page *pg = pc_entry(pc->lru.prev, struct pc_page, link);
 		struct pc_map *m = pg->map;

@@ -129,7 +129,10 @@ void pc_map_maybe_free(struct sfs_pcache *pc, struct pc_map *m);
 /* Outside the lock. */
 struct pc_map *pc_map_alloc(struct sfs_inode_info *ip);
 void pc_map_free(struct pc_map *m);
-struct pc_page *pc_page_alloc(struct sfs_fs *fs, uint32_t idx);
+/* @nofail: a write's page (it loops in the allocator, throttled on
+ * writeback, rather than fail a write while dirty data is being cleaned;
+ * the dirty limit keeps that bounded). */
+struct pc_page *pc_page_alloc(struct sfs_fs *fs, uint32_t idx, bool nofail);
 void pc_page_free(struct pc_page *pg);
 /* The map of @ip, created if absent (-ENOMEM).  Lock not held. */
 int pc_map_get(struct sfs_pcache *pc, struct sfs_inode_info *ip, struct pc_map **out);

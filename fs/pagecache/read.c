@@ -26,7 +26,7 @@ static int read_run(struct sfs_pcache *pc, struct pc_map *m, uint32_t idx, uint6
 	if (!b)
 		return -ENOMEM;
 	for (; got < n; got++) {
-		b->pg[got] = pc_page_alloc(fs, idx + got);
+		b->pg[got] = pc_page_alloc(fs, idx + got, false);
 		if (!b->pg[got])
 			break;
 	}

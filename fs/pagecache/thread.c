@@ -101,6 +101,7 @@ static void *wb_thread(void *arg)
 		for (;;) {
 			uint64_t dirty, want = atomic_load(&pc->kick_pages);
 			struct pc_map *m;
+			mc_scope_t tok;
 			long r;
 
 			mc_mutex_lock(&pc->lock);
@@ -113,8 +114,14 @@ static void *wb_thread(void *arg)
 			m = next_dirty(pc);
 			if (!m)
 				break;
-			mc_op_begin();   /* one batch, one operation */
+			/* One batch, one operation; in MEMALLOC context: what the
+			 * batch allocates beyond its mempool element (a handle,
+			 * tree buffers) may come from the reclaim reserve, so
+			 * writeback moves with no clean memory left. */
+			mc_op_begin();
+			tok = mc_memalloc_save();
 			r = pc_writeback_one(pc, m);
+			mc_memalloc_restore(tok);
 			mc_op_end();
 			if (r > 0) {
 				uint64_t w = atomic_load(&pc->kick_pages);

@@ -133,7 +133,7 @@ ssize_t sfs_pc_write(struct sfs_fs *fs, struct sfs_inode_info *ip, const void *b
 			resv = blocks;
 		}
 		for (; got < blocks; got++) {
-			pages[got] = pc_page_alloc(fs, idx + got);
+			pages[got] = pc_page_alloc(fs, idx + got, true);
 			if (!pages[got]) {
 				/* no second try in this operation: a short write */
 				nomem = true;

@@ -31,5 +31,6 @@ extern const struct crash_workload wl_raw, wl_raw_unsafe;
 extern const struct crash_workload wl_journal, wl_journal_unsafe;
 extern const struct crash_workload wl_ace, wl_ace_unsafe;
 extern const struct crash_workload wl_trunc, wl_trunc_unsafe;   /* wl_trunc.c: the truncate family */
+extern const struct crash_workload wl_data, wl_data_unsafe;     /* wl_data.c: file data, page cache */
 
 #endif
