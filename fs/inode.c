@@ -245,9 +245,14 @@ int sfs_inode_free(struct sfs_fs *fs, struct sfs_inode_info *ip)
 
 	if (sfs_fs_writable(fs))
 		return 0;   /* read-only or shut down: the next mount's orphan scan (issue 8) */
-	ret = sfs_truncate_blocks(fs, ip, 0);
-	if (ret)
-		return ret;
+	/* An inline symlink's root holds its target, not an extent tree:
+	 * there are no data blocks to free.  (An external xattr block is
+	 * fs->evict's.) */
+	if (!(ip->d.flags & SFS_INODE_FL_INLINE)) {
+		ret = sfs_truncate_blocks(fs, ip, 0);
+		if (ret)
+			return ret;
+	}
 	ret = sfs_trans_start(fs, SFS_CREDITS_GROUP + 2 + (fs->evict ? SFS_EVICT_CREDITS : 0),
 			      SFS_TRANS_NOFAIL, &t);
 	if (ret)

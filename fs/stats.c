@@ -24,7 +24,7 @@ static const struct {
 	C(icache_hits), C(icache_misses), C(icache_shrunk),
 	C(ext_lookups), C(ext_inserts), C(ext_merges), C(ext_splits), C(ext_grows),
 	C(ext_shrinks), C(ext_removes), C(ext_converts), C(ext_node_frees),
-	C(restarts), C(commit_retries), C(errors),
+	C(restarts), C(commit_retries), C(errors), C(orphans_finished),
 #undef C
 };
 

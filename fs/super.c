@@ -8,7 +8,8 @@
  * and load the allocator.  A read-write mount then writes the superblock
  * home directly with needs_recovery set and the clean state cleared (from
  * here on the home copy may lag the journal, and whoever opens the image
- * after a crash must know to replay).  Unmount reverses it: release the
+ * after a crash must know to replay), and finishes what the orphan file
+ * records (fs/namespace/namespace.h).  Unmount reverses it: release the
  * inodes, close the journal (commit and checkpoint), write everything
  * home, then the superblock clean, its backup, and flush.
  */
@@ -27,6 +28,8 @@
 #include "fs/format/verify.h"
 #include "fs/inode.h"
 #include "fs/pagecache/pagecache.h"
+#include "fs/namespace/namespace.h"
+#include "fs/namespace/orphan.h"
 #include "fs/trans.h"
 
 static int mount_err(int err, char *msg, size_t len, const char *fmt, ...)
@@ -210,6 +213,30 @@ static void teardown(struct sfs_fs *fs)
 	mc_free(fs);
 }
 
+/*
+ * Finish what the orphan file records (unlinked inodes still in use when
+ * the last run ended, truncates cut short) before anyone sees the
+ * filesystem.  The filesystem is live by now, so a failure unmounts it
+ * again: what was finished stays finished, the rest stays recorded for
+ * the next mount.  A read-only mount leaves the file alone (fsck reports
+ * what it records).
+ */
+static int mount_orphans(struct sfs_fs *fs, char *msg, size_t msglen)
+{
+	uint64_t done = 0;
+	int ret = sfs_orphan_replay(fs, &done);
+
+	if (ret) {
+		sfs_fs_unmount(fs);
+		return mount_err(ret, msg, msglen, "cannot finish the orphan file: %s",
+				 strerror(-ret));
+	}
+	if (done)
+		fprintf(stderr, "scopefs: %s: orphan file: %llu inodes finished\n", fs->path,
+			(unsigned long long)done);
+	return 0;
+}
+
 int sfs_fs_mount(const char *path, const struct sfs_mount_opts *o, struct sfs_fs **out,
 		 char *msg, size_t msglen)
 {
@@ -335,6 +362,7 @@ int sfs_fs_mount(const char *path, const struct sfs_mount_opts *o, struct sfs_fs
 		goto err;
 	}
 	atomic_store(&fs->next_generation, (uint32_t)time(NULL) * 2654435761u);
+	fs->evict = sfs_ns_evict;   /* xattr blocks and orphan slots of freed inodes */
 	atomic_store(&fs->state, ro ? SFS_FS_READONLY : SFS_FS_LIVE);
 
 	if (!ro) {
@@ -359,6 +387,9 @@ int sfs_fs_mount(const char *path, const struct sfs_mount_opts *o, struct sfs_fs
 					strerror(-ret));
 			goto err;
 		}
+		ret = mount_orphans(fs, msg, msglen);
+		if (ret)
+			goto out;
 	}
 	*out = fs;
 	ret = 0;

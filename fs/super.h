@@ -54,6 +54,7 @@ struct sfs_fs_stats {
 	_Atomic uint64_t ext_lookups, ext_inserts, ext_merges, ext_splits, ext_grows;
 	_Atomic uint64_t ext_shrinks, ext_removes, ext_converts, ext_node_frees;
 	_Atomic uint64_t restarts, commit_retries, errors;
+	_Atomic uint64_t orphans_finished;   /* by sfs_orphan_replay (the mount's included) */
 };
 #define SFS_STAT(fs, field, n) atomic_fetch_add_explicit(&(fs)->stats.field, (n), \
 							  memory_order_relaxed)

@@ -16,9 +16,9 @@
  * the inode it returns while the directory is still locked (what a FUSE
  * reply to LOOKUP, CREATE, MKNOD, MKDIR, SYMLINK and LINK counts as).
  * Holds are given back with sfs_forget(), which also finishes an unlinked
- * inode whose last hold goes: its blocks, record, orphan slot and xattr
- * block in order (sfs_inode_release frees it too, through the inode cache,
- * but leaves the slot and the xattr block to the next mount's sweep).
+ * inode whose last hold goes: its blocks, then its record, orphan slot and
+ * xattr block in one transaction (sfs_inode_release frees it the same way,
+ * through the inode cache and the fs->evict hook).
  *
  * Lock order (outermost first), extending fs/super.h's:
  *   the rename lock (cross-directory renames only, one per process)
@@ -63,9 +63,8 @@ int sfs_create(struct sfs_fs *fs, uint64_t dir, const char *name, uint32_t mode,
 int sfs_mkdir(struct sfs_fs *fs, uint64_t dir, const char *name, uint32_t mode, unsigned flags,
 	      const struct sfs_cred *cr, struct sfs_attr *out);
 /* Targets up to 80 bytes live in the inode (SFS_INODE_FL_INLINE); longer
- * ones in a data block written before the transaction commits.  (An
- * inline symlink's last unlink clears its target: one still open by
- * O_PATH then reads as empty.) */
+ * ones in a data block written before the transaction commits.  An
+ * unlinked symlink still held reads its target until it is freed. */
 int sfs_symlink(struct sfs_fs *fs, uint64_t dir, const char *name, const char *target,
 		unsigned flags, const struct sfs_cred *cr, struct sfs_attr *out);
 /* The target (not NUL-terminated, truncated to @size): its length, or
@@ -147,9 +146,10 @@ int sfs_removexattr(struct sfs_fs *fs, uint64_t ino, const char *name);
 /*
  * Finish what a crash interrupted: free every unlinked inode the orphan
  * file records, finish every recorded truncate (blocks past the size), and
- * sweep stale slots (and the xattr blocks they keep).  The mount path must
- * call it once on a read-write mount before the front end starts; *done
- * (may be NULL) gets the inodes finished.
+ * sweep stale slots (and the xattr blocks they keep).  A read-write mount
+ * (sfs_fs_mount) calls it before returning; another call finds nothing
+ * new.  *done (may be NULL) gets the inodes finished, which the
+ * statistics count too (orphans_finished).
  */
 int sfs_orphan_replay(struct sfs_fs *fs, uint64_t *done);
 

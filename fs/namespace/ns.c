@@ -7,7 +7,6 @@
 #include <sys/sysmacros.h>
 
 #include "fs/file.h"
-#include "fs/format/extent.h"
 #include "fs/namespace/ns.h"
 
 int sfs_ns_name(const char *name, unsigned *len)
@@ -130,19 +129,6 @@ int sfs_ns_drop_link(struct sfs_trans *t, struct sfs_inode_info *ip)
 	else if (ip->d.nlink)
 		ip->d.nlink--;
 	mc_mutex_unlock(&ip->attr_lock);
-	if (last && (ip->d.flags & SFS_INODE_FL_INLINE)) {
-		/* An inline symlink's root holds its target, not an extent root:
-		 * whatever frees the inode -- perhaps the inode cache, which
-		 * truncates every inode it frees -- must find an empty tree. */
-		mc_write_lock(&ip->data_sem);
-		sfs_extent_root_init(ip->root);
-		sfs_inode_sync_root(ip);
-		mc_rw_unlock(&ip->data_sem);
-		mc_mutex_lock(&ip->attr_lock);
-		ip->d.flags &= ~SFS_INODE_FL_INLINE;
-		ip->d.size = 0;
-		mc_mutex_unlock(&ip->attr_lock);
-	}
 	sfs_inode_touch(ip, SFS_T_CTIME);
 	return sfs_inode_commit(t, ip);
 }

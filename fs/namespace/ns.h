@@ -42,10 +42,8 @@ int sfs_ns_holds(struct sfs_inode_info *ip);
 int sfs_ns_link_inc(struct sfs_inode_info *ip);
 void sfs_ns_link_dec(struct sfs_inode_info *ip);
 /* A name went: its inode loses a link (a directory loses both, "." and
- * its name); at zero it goes on the orphan list in the same transaction,
- * and an inline symlink gives up its target (its root must read as an
- * empty extent tree to whatever frees it).  Credits: 1 +
- * SFS_ORPHAN_ADD_CREDITS. */
+ * its name); at zero it goes on the orphan list in the same transaction.
+ * Credits: 1 + SFS_ORPHAN_ADD_CREDITS. */
 int sfs_ns_drop_link(struct sfs_trans *t, struct sfs_inode_info *ip);
 /* After the transaction that took an inode's last link: free what can go
  * now (a directory's blocks; the data when nobody holds it) and drop the

@@ -9,12 +9,12 @@
  *   free      ino 0
  *   valid     names a live inode of that generation with flag ORPHAN: the
  *             next mount must finish it (free it, or finish its truncate)
- *   stale     names anything else: the inode was freed (by a path that does
- *             not know slots) or reused; its xattr_block, if any, is still
- *             to be freed.  Swept by reap, forget and replay.
- * A slot turns valid -> free in the transaction that frees the inode (reap)
- * or ends the truncate (del); valid -> stale in the freeing transaction of
- * a path outside the namespace; stale -> free in a sweep.
+ *   stale     names anything else (the inode freed or reused under an
+ *             image written before sfs_ns_evict); its xattr_block, if any,
+ *             is still to be freed.  Swept by reap, forget and replay.
+ * A slot turns valid -> free in the transaction that frees the inode,
+ * whoever frees it (sfs_ns_evict, the fs->evict hook), or ends the
+ * truncate (del); stale -> free in a sweep.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -241,39 +241,52 @@ out:
 	return ret;
 }
 
-/* Credits of a reap: the nested free of the inode (truncating nothing, then
- * the record and the bitmap), the slot, the xattr block. */
-static unsigned reap_credits(struct sfs_inode_info *ip)
-{
-	return sfs_ext_credits(ip) + 8 + SFS_CREDITS_GROUP + 2 + 2 + SFS_XATTR_FREE_CREDITS + 4;
-}
-
 void sfs_orphan_reap(struct sfs_fs *fs, struct sfs_inode_info *ip)
 {
+	(void)fs;
+	/* The last reference frees the inode; its freeing transaction clears
+	 * the slot too (sfs_ns_evict). */
+	sfs_iput(ip);
+}
+
+int sfs_ns_evict(struct sfs_trans *t, struct sfs_inode_info *ip)
+{
 	struct sfs_inode_info *of;
-	struct sfs_trans t;
-	uint64_t ino = ip->ino, slot;
+	uint64_t slot, xblk;
 	uint32_t gen;
 	bool recorded;
+	int ret = 0;
 
 	mc_mutex_lock(&ip->attr_lock);
 	recorded = ip->d.flags & SFS_INODE_FL_ORPHAN;
 	slot = ip->d.orphan_next;
 	gen = ip->d.generation;
+	xblk = ip->d.xattr_block;
 	mc_mutex_unlock(&ip->attr_lock);
-	if (!recorded || !slot || sfs_trans_start(fs, reap_credits(ip), SFS_TRANS_NOFAIL, &t)) {
-		sfs_iput(ip);
-		return;
+	if (recorded && slot) {
+		sfs_orphan_lock();
+		ret = sfs_orphan_file_get(t->fs, sfs_trans_nofail(t), &of);
+		if (!ret) {
+			ret = sfs_orphan_clear_freed(t, of, slot - 1, ip->ino, gen);
+			sfs_iput(of);
+		}
+		sfs_orphan_unlock();
+		/* The slot could not be cleared (an I/O error, a damaged orphan
+		 * file): it goes stale instead and keeps the xattr block, which
+		 * the next sweep frees. */
+		if (ret)
+			return 0;
 	}
-	/* The last reference frees the inode right here, its transactions
-	 * joining ours: the slot can be cleared in the same commit. */
-	sfs_iput(ip);
-	sfs_orphan_lock();
-	if (!sfs_orphan_file(NULL, fs, &of)) {
-		sfs_orphan_clear_if_stale(&t, of, slot - 1, ino, gen);
-		sfs_iput(of);
-	}
-	sfs_orphan_unlock();
-	sfs_trans_stop(&t);
+	if (!xblk)
+		return 0;
+	ret = sfs_ns_xattr_free_block(t, xblk);
+	if (ret)
+		return ret;
+	/* The record is cleared next; keep the block count in step until then. */
+	mc_mutex_lock(&ip->attr_lock);
+	ip->d.xattr_block = 0;
+	if (ip->d.blocks)
+		ip->d.blocks--;
+	mc_mutex_unlock(&ip->attr_lock);
+	return 0;
 }
-

@@ -11,10 +11,12 @@
  * cache's last reference, unmount releasing front-end holds), and freeing
  * a chained inode would cut the chain.  A slot instead stays valid exactly
  * as long as its inode is live with the recorded generation and flag
- * ORPHAN, which the freeing transaction itself ends: a freed inode leaves
- * a stale slot, harmless, swept later.  The slot also carries the inode's
- * external xattr block, which such a path does not free: a stale slot's
- * block belongs to the orphan file until the sweep frees it.
+ * ORPHAN, which the freeing transaction itself ends -- and that
+ * transaction clears the slot too (sfs_ns_evict below), whichever path
+ * frees the inode.  A stale slot (from an image written before the hook,
+ * or the inode's record rewritten under it) is harmless and swept; the
+ * slot carries the inode's external xattr block, so a stale slot's block
+ * belongs to the orphan file until the sweep frees it.
  *
  * Locking: the orphan lock (process-wide) serialises slot allocation and
  * the orphan file's growth; it is taken under a handle (never held across
@@ -60,10 +62,20 @@ int sfs_orphan_note_xattr(struct sfs_trans *t, struct sfs_inode_info *ip);
 /*
  * Drop the caller's reference to a recorded inode without links.  When it
  * was the last user the inode is freed, and in the same transaction its
- * slot is cleared and its xattr block freed.  Blocks must already be gone
- * (sfs_ns_finish_unlinked).  Call without locks or a handle.
+ * slot is cleared and its xattr block freed (sfs_ns_evict).  Blocks must
+ * already be gone (sfs_ns_finish_unlinked).  Call without locks or a
+ * handle.
  */
 void sfs_orphan_reap(struct sfs_fs *fs, struct sfs_inode_info *ip);
+/*
+ * fs->evict (fs/super.h), set at mount: whatever frees an inode -- the
+ * namespace, or the inode cache for an unlinked inode whose last hold
+ * went -- frees its external xattr block and clears its orphan slot in
+ * the freeing transaction, so nothing is left for the next mount's sweep.
+ * It never fails: when the slot cannot be cleared (I/O) it is left to go
+ * stale with the block, for the sweep.  The orphan lock is taken here.
+ */
+int sfs_ns_evict(struct sfs_trans *t, struct sfs_inode_info *ip);
 /* Clear every stale slot (freeing the xattr blocks they keep).  Call
  * without locks or a handle. */
 int sfs_orphan_sweep_stale(struct sfs_fs *fs);

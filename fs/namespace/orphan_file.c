@@ -173,6 +173,46 @@ int sfs_orphan_bread(struct sfs_inode_info *of, uint32_t lblk, bool nofail, stru
 	return ret;
 }
 
+/*
+ * Map a new block at @lblk (past the file's end: a hole).  Not through
+ * sfs_map_blocks: the orphan file is what unlink records into, so its
+ * growth may take the filesystem reserve (kept for removals) as well as
+ * the root's -- unlink must work on a full filesystem.
+ */
+static int map_new_block(struct sfs_trans *t, struct sfs_inode_info *of, uint32_t lblk,
+			 bool nofail, uint64_t *pblk)
+{
+	struct sfs_alloc_req req = {
+		.lblk = lblk, .len = 1,
+		.flags = SFS_ALLOC_METADATA | SFS_ALLOC_PRIVILEGED | SFS_ALLOC_USE_RESERVE |
+			 (nofail ? SFS_ALLOC_NOFAIL : 0),
+	};
+	struct sfs_extent e;
+	uint32_t got;
+	int ret;
+
+	mc_write_lock(&of->data_sem);
+	/* Write access first: recording the block must not fail once taken. */
+	ret = sfs_inode_access(t, of, nofail);
+	if (!ret)
+		ret = sfs_balloc(t, &req, pblk, &got);
+	if (ret)
+		goto out;
+	e = (struct sfs_extent){ .lblk = lblk, .len = 1, .pblk = *pblk };
+	ret = sfs_ext_insert(t, of, &e, SFS_EXT_USE_RESERVE | (nofail ? SFS_EXT_NOFAIL : 0));
+	if (ret) {
+		sfs_bfree(t, *pblk, 1, true);
+		goto out;
+	}
+	mc_mutex_lock(&of->attr_lock);
+	of->d.blocks++;
+	mc_mutex_unlock(&of->attr_lock);
+	ret = sfs_inode_commit(t, of);
+out:
+	mc_rw_unlock(&of->data_sem);
+	return ret;
+}
+
 /* A new block at the end of the orphan file, write access taken. */
 int sfs_orphan_grow(struct sfs_trans *t, struct sfs_inode_info *of, struct sfs_buf **out,
 		       uint32_t *lblk_out)
@@ -180,20 +220,17 @@ int sfs_orphan_grow(struct sfs_trans *t, struct sfs_inode_info *of, struct sfs_b
 	struct sfs_fs *fs = of->fs;
 	bool nofail = sfs_trans_nofail(t);
 	uint32_t lblk = sfs_orphan_nblocks(of);
-	struct sfs_mapping m;
 	struct sfs_buf *bh = NULL;
+	uint64_t pblk;
 	int ret;
 
-	/* The root reserve too: unlink must work on a nearly full filesystem. */
-	ret = sfs_map_blocks(t, of, lblk, 1,
-			     SFS_MAPF_CREATE | SFS_MAPF_PRIVILEGED | (nofail ? SFS_MAPF_NOFAIL : 0),
-			     &m);
+	ret = map_new_block(t, of, lblk, nofail, &pblk);
+	if (ret == -EEXIST)
+		return SFS_ERROR(fs, -EUCLEAN, of->ino, 0,
+				 "orphan file block %u past its end is mapped", lblk);
 	if (ret)
 		return ret;
-	if (!m.fresh)
-		return SFS_ERROR(fs, -EUCLEAN, of->ino, m.pblk,
-				 "orphan file block %u past its end is mapped", lblk);
-	ret = sfs_buf_new(fs, m.pblk, &sfs_orphan_buf_ops, true, &bh);
+	ret = sfs_buf_new(fs, pblk, &sfs_orphan_buf_ops, true, &bh);
 	if (!ret)
 		ret = sfs_trans_access(t, bh);
 	if (ret) {
@@ -247,10 +284,12 @@ static bool slot_valid(struct sfs_fs *fs, uint64_t ino, uint32_t gen)
 	return valid;
 }
 
-/* Clear slot @slot if it still names (@ino, @gen) and is stale, freeing
- * the xattr block it keeps.  Orphan lock held, in @t. */
-int sfs_orphan_clear_if_stale(struct sfs_trans *t, struct sfs_inode_info *of, uint64_t slot,
-			  uint64_t ino, uint32_t gen)
+/* Clear slot @slot if it still names (@ino, @gen) -- any inode when @ino
+ * is 0 -- and, with @stale_only, is stale, freeing the xattr block it
+ * keeps; without, the caller is freeing the inode and its block itself.
+ * Orphan lock held, in @t. */
+static int clear_slot(struct sfs_trans *t, struct sfs_inode_info *of, uint64_t slot,
+		      uint64_t ino, uint32_t gen, bool stale_only)
 {
 	struct sfs_fs *fs = of->fs;
 	unsigned per = sfs_orphan_slots(fs->bsize);
@@ -263,10 +302,10 @@ int sfs_orphan_clear_if_stale(struct sfs_trans *t, struct sfs_inode_info *of, ui
 		return ret;
 	sfs_orphan_slot_get(&s, bh->data, (unsigned)(slot % per));
 	if (!s.ino || (ino && (s.ino != ino || s.generation != gen)) ||
-	    slot_valid(fs, s.ino, s.generation))
+	    (stale_only && slot_valid(fs, s.ino, s.generation)))
 		goto out;
 	ret = sfs_trans_access(t, bh);
-	if (!ret && s.xattr_block)
+	if (!ret && stale_only && s.xattr_block)
 		ret = sfs_ns_xattr_free_block(t, s.xattr_block);
 	if (ret)
 		goto out;
@@ -279,3 +318,14 @@ out:
 	return ret;
 }
 
+int sfs_orphan_clear_if_stale(struct sfs_trans *t, struct sfs_inode_info *of, uint64_t slot,
+			      uint64_t ino, uint32_t gen)
+{
+	return clear_slot(t, of, slot, ino, gen, true);
+}
+
+int sfs_orphan_clear_freed(struct sfs_trans *t, struct sfs_inode_info *of, uint64_t slot,
+			   uint64_t ino, uint32_t gen)
+{
+	return clear_slot(t, of, slot, ino, gen, false);
+}

@@ -29,5 +29,9 @@ int sfs_orphan_grow(struct sfs_trans *t, struct sfs_inode_info *of, struct sfs_b
  * 0 -- and is stale, freeing the xattr block it keeps.  Lock held, in @t. */
 int sfs_orphan_clear_if_stale(struct sfs_trans *t, struct sfs_inode_info *of, uint64_t slot,
 			      uint64_t ino, uint32_t gen);
+/* Clear slot @slot if it names (@ino, @gen), whose inode @t is freeing
+ * (its xattr block too, by the caller).  Lock held, in @t. */
+int sfs_orphan_clear_freed(struct sfs_trans *t, struct sfs_inode_info *of, uint64_t slot,
+			   uint64_t ino, uint32_t gen);
 
 #endif

@@ -173,6 +173,7 @@ int sfs_orphan_replay(struct sfs_fs *fs, uint64_t *done)
 	if (!ret)
 		ret = sweep(fs, v, n);
 	mc_free(v);
+	SFS_STAT(fs, orphans_finished, finished);
 	if (done)
 		*done = finished;
 	mc_op_end();
