@@ -21,6 +21,20 @@
  * data attached (a user of jnl_inode_add holds a reference until the
  * commit is done -- issue 10 must keep that rule).  So it needs neither
  * MC_FS nor MC_IO: no I/O, no journal, no waiting.
+ *
+ * fsync after eviction.  An inode's last_tid (the last transaction that
+ * changed it, what fsync commits) lives in the in-memory inode; an
+ * evicted inode read back must not come back with 0, or an fsync would
+ * take the fast path while its change is still in a running transaction.
+ * ext4 gives a re-read inode the journal's newest tid; we keep the newest
+ * last_tid of any evicted inode (evicted_tid), which bounds the re-read
+ * inode's own and is older than the journal's newest, so fewer fsyncs
+ * force a commit they do not need.
+ *
+ * The hash grows with the number of cached inodes (a lookup walks a chain
+ * of at most about two on average): when the count passes twice the
+ * buckets, the table is doubled -- allocated outside the lock (nothing
+ * allocates under it), then rehashed under it, once per doubling.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -36,6 +50,8 @@ struct sfs_icache {
 	uint32_t nbuckets;            /* power of two */
 	struct sfs_inode_info *lru_head, *lru_tail;   /* head = most recently used */
 	uint64_t nr_cached, nr_lru;
+	jnl_tid_t evicted_tid;        /* newest last_tid of an evicted inode */
+	bool growing;                 /* a thread is allocating a bigger table */
 	struct mc_shrinker shrinker;
 	struct sfs_fs *fs;
 };
@@ -110,6 +126,8 @@ static size_t evict_locked(struct sfs_icache *ic, size_t nr, struct sfs_inode_in
 
 		lru_del_locked(ic, ip);
 		unhash_locked(ic, ip);
+		if (ip->last_tid > ic->evicted_tid)
+			ic->evicted_tid = ip->last_tid;
 		ip->hnext = *dead;
 		*dead = ip;
 		n++;
@@ -125,6 +143,57 @@ static void destroy_list(struct sfs_inode_info *dead)
 		destroy_inode(dead);
 		dead = next;
 	}
+}
+
+#define HASH_MAX_BUCKETS (1u << 24)
+
+static bool needs_growth_locked(const struct sfs_icache *ic)
+{
+	return !ic->growing && ic->nr_cached > 2ull * ic->nbuckets &&
+	       ic->nbuckets < HASH_MAX_BUCKETS;
+}
+
+/* Double the hash table (called without the lock, after an insert found it
+ * too full).  Failing to allocate only keeps the chains longer. */
+static void grow(struct sfs_icache *ic)
+{
+	struct sfs_inode_info **nh, **old;
+	uint32_t nb, ob;
+
+	mc_mutex_lock(&ic->lock);
+	if (!needs_growth_locked(ic)) {
+		mc_mutex_unlock(&ic->lock);
+		return;
+	}
+	ic->growing = true;
+	ob = ic->nbuckets;
+	mc_mutex_unlock(&ic->lock);
+
+	nb = ob * 2;
+	nh = mc_alloc_named("inode.hash", (size_t)nb * sizeof(*nh), MC_KERNEL | MC_ZERO | MC_NOWARN);
+
+	mc_mutex_lock(&ic->lock);
+	ic->growing = false;
+	if (!nh) {
+		mc_mutex_unlock(&ic->lock);
+		return;
+	}
+	old = ic->hash;
+	ic->hash = nh;
+	ic->nbuckets = nb;
+	for (uint32_t b = 0; b < ob; b++) {
+		struct sfs_inode_info *ip = old[b], *next;
+
+		for (; ip; ip = next) {
+			uint32_t h = bucket(ic, ip->ino);
+
+			next = ip->hnext;
+			ip->hnext = nh[h];
+			nh[h] = ip;
+		}
+	}
+	mc_mutex_unlock(&ic->lock);
+	mc_free(old);
 }
 
 static size_t shrink_count(struct mc_shrinker *s, struct mc_shrink_control *sc)
@@ -240,6 +309,7 @@ static int iget(struct sfs_fs *fs, uint64_t ino, bool nofail, struct sfs_inode_i
 {
 	struct sfs_icache *ic = fs->icache;
 	struct sfs_inode_info *ip, *fresh;
+	bool full;
 	int ret;
 
 	if (!sfs_geo_ino_valid(&fs->sbi->geo, ino))
@@ -281,7 +351,12 @@ static int iget(struct sfs_fs *fs, uint64_t ino, bool nofail, struct sfs_inode_i
 	fresh->hnext = ic->hash[bucket(ic, ino)];
 	ic->hash[bucket(ic, ino)] = fresh;
 	ic->nr_cached++;
+	/* It may have been evicted with a change not yet committed. */
+	fresh->last_tid = ic->evicted_tid;
+	full = needs_growth_locked(ic);
 	mc_mutex_unlock(&ic->lock);
+	if (full)
+		grow(ic);
 
 	ret = sfs_inode_read(fs, fresh, nofail);
 
@@ -314,6 +389,7 @@ int sfs_iget_nofail(struct sfs_fs *fs, uint64_t ino, struct sfs_inode_info **out
 int sfs_icache_insert_new(struct sfs_fs *fs, struct sfs_inode_info *ip)
 {
 	struct sfs_icache *ic = fs->icache;
+	bool full;
 
 	mc_mutex_lock(&ic->lock);
 	/* A freed incarnation of this number may still be on its way out. */
@@ -324,7 +400,10 @@ int sfs_icache_insert_new(struct sfs_fs *fs, struct sfs_inode_info *ip)
 	ip->hnext = ic->hash[bucket(ic, ip->ino)];
 	ic->hash[bucket(ic, ip->ino)] = ip;
 	ic->nr_cached++;
+	full = needs_growth_locked(ic);
 	mc_mutex_unlock(&ic->lock);
+	if (full)
+		grow(ic);
 	return 0;
 }
 
