@@ -18,8 +18,8 @@
  * fsynced operations are there, nothing exists that was never created, a
  * rename is old or new, never both or neither.  And the structure holds:
  * every directory passes the library's check, the inodes in use are
- * exactly those the tree names, and, when the tests' fsck-ns is built next
- * to this program, fsck with the namespace passes is clean (at every
+ * exactly those the tree names, and, when fsck.scopefs is built next to
+ * this program, fsck (its namespace passes included) is clean (at every
  * crash point in `full`, every fourth in `quick`).
  */
 #include <errno.h>
@@ -688,7 +688,7 @@ static int run_lying(const char *path, const char *opts, unsigned id, char *err,
 	return run_common(path, opts, id, true, err, errlen);
 }
 
-/* fsck-ns from the tests' build, next to this program's, when there is one. */
+/* fsck.scopefs from the tools' build, next to this program's, when there is one. */
 static int run_fsck(const char *path, char *err, size_t errlen)
 {
 	char exe[PATH_MAX], tool[PATH_MAX + 32];
@@ -704,7 +704,7 @@ static int run_fsck(const char *path, char *err, size_t errlen)
 	if (!slash)
 		return 0;
 	*slash = 0;
-	snprintf(tool, sizeof(tool), "%s/../namespace/fsck-ns", exe);
+	snprintf(tool, sizeof(tool), "%s/../../tools/fsck.scopefs", exe);
 	if (access(tool, X_OK))
 		return 0;
 	pid = fork();
@@ -741,14 +741,10 @@ static int check(const char *path, const char *opts, const char *mark, unsigned 
 
 	if (mark)
 		sscanf(mark, "ack %u", &acked);
+	/* The mount finishes the orphan file (a failure fails the mount). */
 	ret = mount_with(path, opts, 0, &w->fs, err, errlen);
 	if (ret)
 		goto out;
-	ret = sfs_orphan_replay(w->fs, NULL);
-	if (ret) {
-		snprintf(err, errlen, "orphan replay: %d", ret);
-		goto unmount;
-	}
 	fs_collect(w, ROOT, "");
 	if (w->err) {
 		snprintf(err, errlen, "[%s] %s", describe(s, len, seq, sizeof(seq)), w->why);

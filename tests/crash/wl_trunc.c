@@ -23,8 +23,8 @@
  * rules) while running.
  *
  * Oracle, after the mount's journal replay and sfs_orphan_replay: the
- * extent tree verifies, fsck with the namespace passes (fsck-ns, built
- * next to this program; fsck.scopefs if not) is clean, and the file's size
+ * extent tree verifies, fsck.scopefs (built next to this program; its
+ * namespace and orphan passes included) is clean, and the file's size
  * and bytes equal the model after some prefix k of the sequence no shorter
  * than the last fsync-acknowledged operation.  The model tracks which
  * logical block carries which allocated block ("identity"), because data is
@@ -439,8 +439,7 @@ static int run_lying(const char *path, const char *opts, unsigned id, char *err,
 	return run_common(path, opts, id, true, err, errlen);
 }
 
-/* fsck -fn: fsck-ns from the tests' build next to this program's (it has
- * the namespace and orphan passes), else the tools' fsck.scopefs. */
+/* fsck -fn: the tools' fsck.scopefs, next to this program's build. */
 static int run_fsck(const char *path, char *err, size_t errlen)
 {
 	static int warned;
@@ -457,12 +456,10 @@ static int run_fsck(const char *path, char *err, size_t errlen)
 	if (!slash)
 		return 0;
 	*slash = 0;
-	snprintf(tool, sizeof(tool), "%s/../namespace/fsck-ns", exe);
-	if (access(tool, X_OK))
-		snprintf(tool, sizeof(tool), "%s/../../tools/fsck.scopefs", exe);
+	snprintf(tool, sizeof(tool), "%s/../../tools/fsck.scopefs", exe);
 	if (access(tool, X_OK)) {
 		if (!warned++)
-			fprintf(stderr, "scopefs-crash: trunc: no fsck-ns or fsck.scopefs next to "
+			fprintf(stderr, "scopefs-crash: trunc: no fsck.scopefs next to "
 				"this program: fsck not run\n");
 		return 0;
 	}

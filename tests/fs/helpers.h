@@ -1,8 +1,9 @@
 /*
  * Shared by the fs tests: scratch images made with the library's own mkfs
- * code (mkfs/create.c linked in), mounting through the public API, and
- * running fsck.scopefs (its path is the test's first argument) on the
- * unmounted image.  Images live in $SCOPEFS_TEST_DIR, else /var/tmp, else
+ * code (mkfs/create.c linked in), mounting through the public API, files
+ * named in the root, and running fsck.scopefs (its path is the test's
+ * first argument; its namespace passes see every inode in use reachable)
+ * on the unmounted image.  Images live in $SCOPEFS_TEST_DIR, else /var/tmp, else
  * /tmp, and are removed by each test.
  */
 #ifndef TESTS_FS_HELPERS_H
@@ -26,6 +27,7 @@
 #include "fs/block/bdev.h"
 #include "fs/format/geometry.h"
 #include "fs/fs.h"
+#include "fs/namespace/namespace.h"
 #include "mkfs/mkfs.h"
 
 extern const char *fsck_path;    /* argv[1] */
@@ -128,14 +130,66 @@ static inline void assert_fsck_clean(const char *path)
 	assert_int_equal(ret, 0);
 }
 
-/* A regular file of mode 0644 owned by the caller. */
-static inline uint64_t new_file(struct sfs_fs *fs)
+/*
+ * Files are named in the root, "f<N>" (fsck checks that every inode in use
+ * is reachable): the name of each inode made here is remembered so a test
+ * can drop it by inode number.
+ */
+static uint32_t *file_names;     /* by inode number: N of "f<N>", 0 = none */
+static uint64_t file_names_len;
+static uint32_t file_seq;
+
+static inline void file_name_of(uint64_t ino, char *buf, size_t len)
+{
+	assert_true(ino < file_names_len && file_names[ino]);
+	snprintf(buf, len, "f%u", file_names[ino]);
+}
+
+/* A regular file of mode 0644 owned by the caller, named in the root. */
+static inline int new_file_err(struct sfs_fs *fs, uint64_t *ino)
 {
 	struct sfs_cred cr = { .uid = (uint32_t)getuid(), .gid = (uint32_t)getgid() };
 	struct sfs_attr a;
+	char name[32];
+	int ret;
 
-	assert_int_equal(sfs_inode_create(fs, 2, S_IFREG | 0644, 0, &cr, &a), 0);
-	return a.ino;
+	snprintf(name, sizeof(name), "f%u", ++file_seq);
+	ret = sfs_create(fs, 2, name, 0644, 0, &cr, &a);
+	if (ret)
+		return ret;
+	if (a.ino >= file_names_len) {
+		uint64_t n = a.ino * 2 + 64;
+
+		file_names = realloc(file_names, n * sizeof(*file_names));
+		memset(file_names + file_names_len, 0, (n - file_names_len) * sizeof(*file_names));
+		file_names_len = n;
+	}
+	file_names[a.ino] = file_seq;
+	*ino = a.ino;
+	return 0;
+}
+
+static inline uint64_t new_file(struct sfs_fs *fs)
+{
+	uint64_t ino = 0;
+
+	assert_int_equal(new_file_err(fs, &ino), 0);
+	return ino;
+}
+
+/* Remove the name new_file gave @ino (the inode goes with its last user). */
+static inline int unlink_file(struct sfs_fs *fs, uint64_t ino)
+{
+	char name[32];
+	int ret;
+
+	if (ino >= file_names_len || !file_names[ino])
+		return -ENOENT;
+	file_name_of(ino, name, sizeof(name));
+	ret = sfs_unlink(fs, 2, name);
+	if (!ret)
+		file_names[ino] = 0;
+	return ret;
 }
 
 static inline int test_main_init(int argc, char **argv)

@@ -76,6 +76,12 @@ static void test_enospc_fill_and_drain_returns_counts_to_start(void **state)
 	scratch_path(path, sizeof(path), "enospc");
 	make_image(path, 12, 12 << 20, 1024);   /* several small groups */
 	fs = mount_opts(path, "fanout=4");
+	/* The orphan file, made by the first unlink of a file in use, keeps
+	 * its block: made before the counts are taken. */
+	inos[0] = new_file(fs);
+	assert_int_equal(sfs_inode_hold(fs, inos[0]), 0);
+	assert_int_equal(unlink_file(fs, inos[0]), 0);
+	assert_int_equal(sfs_inode_release(fs, inos[0]), 0);
 	get_counts(fs, &start);
 	for (int i = 0; i < 4; i++)
 		inos[i] = new_file(fs);
@@ -99,7 +105,7 @@ static void test_enospc_fill_and_drain_returns_counts_to_start(void **state)
 	assert_int_equal(sfs_setattr(fs, inos[3], &(struct sfs_setattr){ .valid = SFS_SET_SIZE,
 				     .size = 5000 }, &user, NULL), 0);
 	for (int i = 0; i < 4; i++)
-		assert_int_equal(sfs_inode_unlink(fs, inos[i]), 0);
+		assert_int_equal(unlink_file(fs, inos[i]), 0);
 	get_counts(fs, &end);
 	assert_int_equal(end.free_blocks, start.free_blocks);
 	assert_int_equal(end.free_inodes, start.free_inodes);

@@ -25,6 +25,7 @@ struct worker {
 	struct shared *sh;
 	unsigned seed;
 	uint64_t own;
+	unsigned id, own_seq;          /* own is named "w<id>-<own_seq>" in the root */
 	/* cmocka asserts only on the main thread: the first failure here */
 	const char *failed_op;
 	long failed_ret;
@@ -85,10 +86,14 @@ static void *work(void *arg)
 			/* A short-lived file of one's own. */
 			struct sfs_cred cr = { .uid = 1, .gid = 1 };
 			struct sfs_attr a;
-			int ret = sfs_inode_unlink(fs, w->own);
+			char name[32];
+			int ret;
 
+			snprintf(name, sizeof(name), "w%u-%u", w->id, w->own_seq);
+			ret = sfs_unlink(fs, 2, name);
 			CHECK(w, "unlink", ret == 0, ret);
-			ret = sfs_inode_create(fs, 2, 0100644, 0, &cr, &a);
+			snprintf(name, sizeof(name), "w%u-%u", w->id, ++w->own_seq);
+			ret = sfs_create(fs, 2, name, 0644, 0, &cr, &a);
 			CHECK(w, "create", ret == 0, ret);
 			if (!ret)
 				w->own = a.ino;
@@ -125,7 +130,14 @@ static void test_threads_with_reclaim_keep_the_filesystem_consistent(void **stat
 	sh.common[1] = new_file(sh.fs);
 	pthread_create(&rt, NULL, reclaimer, &sh);
 	for (int i = 0; i < NTHREADS; i++) {
-		w[i] = (struct worker){ .sh = &sh, .seed = 1000u + (unsigned)i, .own = new_file(sh.fs) };
+		struct sfs_cred cr = { .uid = 1, .gid = 1 };
+		struct sfs_attr a;
+		char name[32];
+
+		snprintf(name, sizeof(name), "w%d-0", i);
+		assert_int_equal(sfs_create(sh.fs, 2, name, 0644, 0, &cr, &a), 0);
+		w[i] = (struct worker){ .sh = &sh, .seed = 1000u + (unsigned)i, .own = a.ino,
+					.id = (unsigned)i };
 		pthread_create(&tid[i], NULL, work, &w[i]);
 	}
 	for (int i = 0; i < NTHREADS; i++)
@@ -163,7 +175,7 @@ static void test_inode_shrinker_frees_unreferenced_inodes_only(void **state)
 		ino[i] = new_file(fs);
 	held = ino[7];
 	assert_int_equal(sfs_inode_hold(fs, held), 0);
-	assert_int_equal(sfs_inode_unlink(fs, held), 0);   /* open but unlinked */
+	assert_int_equal(unlink_file(fs, held), 0);   /* open but unlinked */
 	mc_drop_caches();
 	/* The held, unlinked inode survived; the rest read back from disk. */
 	assert_int_equal(sfs_getattr(fs, held, &a), 0);

@@ -10,7 +10,8 @@
  * written in place).  This is the library's own check that each of its
  * steps is journaled as one piece (bitmaps, descriptors, superblock
  * counts, inode and tree); the crash harness (tests/crash) explores crash
- * points far more finely.
+ * points far more finely.  Apart: an fsync of an inode the inode cache
+ * evicted still commits its change.
  */
 #include "helpers.h"
 #include "fs/super.h"
@@ -95,7 +96,7 @@ static void workload(struct sfs_fs *fs, struct durable *d, uint64_t cut)
 				for (int i = 0; i < NFILES; i++)
 					if (d->f[i].ino == cur[f].ino)
 						d->f[i].unlinked_since = true;
-				if (sfs_inode_unlink(fs, cur[f].ino))
+				if (unlink_file(fs, cur[f].ino))
 					return;
 				memset(&cur[f], 0, sizeof(cur[f]));
 				cur[f].ino = new_file(fs);
@@ -226,9 +227,59 @@ static void test_cuts_between_writes_recover_clean(void **state)
 	unlink(path);
 }
 
+/*
+ * fsync of an inode the inode cache evicted while its change was still in
+ * the running transaction: the inode read back must not forget that
+ * transaction (it would take the fast path -- a device flush -- and the
+ * change would die with the power).  Every change here is a metadata one
+ * (size, extents), so only a commit makes it durable.
+ */
+static void test_fsync_after_eviction_commits_the_change(void **state)
+{
+	static uint8_t buf[3 * 4096];
+	char path[256];
+	struct sfs_fs *fs;
+	struct sfs_attr a;
+	uint64_t ino, others[6], misses;
+
+	(void)state;
+	scratch_path(path, sizeof(path), "fsyncevict");
+	make_image(path, 12, 16 << 20, 0);
+	/* A two-inode cache and no timed commit in the test's lifetime. */
+	fs = mount_opts(path, "icache=2,commit=600000");
+	ino = new_file(fs);
+	for (int i = 0; i < 6; i++)
+		others[i] = new_file(fs);
+	assert_int_equal(sfs_fs_commit(fs), 0);
+
+	memset(buf, 0x6b, sizeof(buf));
+	assert_int_equal(sfs_write(fs, ino, buf, sizeof(buf), 0, 0, NULL), (ssize_t)sizeof(buf));
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(sfs_getattr(fs, others[i], &a), 0);
+	/* It was evicted: the fsync below reads it back. */
+	misses = fs->stats.icache_misses;
+	assert_int_equal(sfs_fsync(fs, ino, false), 0);
+	assert_int_equal(fs->stats.icache_misses, misses + 1);
+
+	sfs_bdev_power_cut(fs->bdev);
+	sfs_fs_unmount(fs);   /* nothing from here on reaches the image */
+	fs = mount_opts(path, NULL);
+	assert_int_equal(sfs_getattr(fs, ino, &a), 0);
+	assert_int_equal(a.size, sizeof(buf));
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(sfs_read(fs, ino, buf, sizeof(buf), 0), (ssize_t)sizeof(buf));
+	for (size_t i = 0; i < sizeof(buf); i++)
+		if (buf[i] != 0x6b)
+			fail_msg("byte %zu is %u after the fsync and the power cut", i, buf[i]);
+	assert_int_equal(sfs_fs_unmount(fs), 0);
+	assert_fsck_clean(path);
+	unlink(path);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fsync_after_eviction_commits_the_change),
 		cmocka_unit_test(test_every_flush_boundary_recovers_clean),
 		cmocka_unit_test(test_cuts_between_writes_recover_clean),
 	};

@@ -1,10 +1,9 @@
 /*
  * Shared by the namespace tests: an image per test, the public API made
- * terse, and the checks run after every test -- fsck.scopefs -fn (the
- * tool's passes) and the namespace check (fsck-ns, the tool with the
- * namespace passes, first argument after fsck's; see meson.build), plus
- * a walk through the library that checks every directory's structure,
- * every link count and that every inode in use is reachable.
+ * terse, and the checks run after every test -- fsck.scopefs -fn (its
+ * namespace passes included; ../fs/helpers.h) plus a walk through the
+ * library that checks every directory's structure, every link count and
+ * that every inode in use is reachable.
  */
 #ifndef TESTS_NS_HELPERS_H
 #define TESTS_NS_HELPERS_H
@@ -16,8 +15,6 @@
 #include "../fs/helpers.h"
 #include "fs/namespace/namespace.h"
 
-extern const char *fsckns_path;  /* argv[2] */
-
 #define ROOT 2u
 
 static inline struct sfs_cred *me(void)
@@ -27,30 +24,6 @@ static inline struct sfs_cred *me(void)
 	cr.uid = (uint32_t)getuid();
 	cr.gid = (uint32_t)getgid();
 	return &cr;
-}
-
-/* fsck with the namespace passes: 0 = clean. */
-static inline int run_fsck_ns(const char *path, char *out, size_t outlen)
-{
-	char *argv[] = { (char *)fsckns_path, "-fn", (char *)path, NULL };
-
-	return run_tool(out, outlen, argv);
-}
-
-static inline void assert_fsck_ns_clean(const char *path)
-{
-	char out[16384];
-	int ret = run_fsck(path, out, sizeof(out));
-
-	if (ret)
-		fprintf(stderr, "fsck %s exited %d:\n%s\n", path, ret, out);
-	assert_int_equal(ret, 0);
-	if (!fsckns_path)
-		return;
-	ret = run_fsck_ns(path, out, sizeof(out));
-	if (ret)
-		fprintf(stderr, "fsck-ns %s exited %d:\n%s\n", path, ret, out);
-	assert_int_equal(ret, 0);
 }
 
 static inline uint64_t mk(struct sfs_fs *fs, uint64_t dir, const char *name, uint32_t mode)
@@ -218,14 +191,6 @@ static inline void check_tree(struct sfs_fs *fs, uint64_t extra)
 	free(lc);
 	free(stack);
 #undef PUSH
-}
-
-static inline int ns_main_init(int argc, char **argv)
-{
-	if (test_main_init(argc, argv))
-		return -1;
-	fsckns_path = argc > 2 ? argv[2] : NULL;
-	return 0;
 }
 
 #endif

@@ -6,7 +6,7 @@
  */
 #include "ns_helpers.h"
 
-const char *fsck_path, *fsckns_path;
+const char *fsck_path;
 
 struct env {
 	char path[256];
@@ -33,7 +33,7 @@ static int teardown(void **state)
 		check_tree(e->fs, 0);
 		assert_int_equal(sfs_fs_unmount(e->fs), 0);
 	}
-	assert_fsck_ns_clean(e->path);
+	assert_fsck_clean(e->path);
 	unlink(e->path);
 	free(e);
 	return 0;
@@ -42,9 +42,8 @@ static int teardown(void **state)
 static void remount(struct env *e)
 {
 	assert_int_equal(sfs_fs_unmount(e->fs), 0);
-	assert_fsck_ns_clean(e->path);
+	assert_fsck_clean(e->path);
 	e->fs = mount_opts(e->path, NULL);
-	assert_int_equal(sfs_orphan_replay(e->fs, NULL), 0);
 }
 
 static void test_names_go_in_and_out(void **state)
@@ -194,10 +193,12 @@ static void test_index_grows_to_its_deepest_with_the_debug_caps(void **state)
 		ret = sfs_mknod(e->fs, d, name, S_IFREG | 0600, 0, 0, me(), &a);
 		made += !ret;
 	}
-	/* Four levels of three entries over blocks of two names run out. */
+	/* Four levels of three entries over blocks of two names run out.
+	 * When depends on the image's hash seed (its UUID): once one path
+	 * from the root is full, whatever the other subtrees hold -- at
+	 * least a name per leaf and an entry per node (runs saw 20 to 55). */
 	assert_int_equal(ret, -ENOSPC);
-	fprintf(stderr, "made %d ret %d\n", made, ret);
-	assert_true(made > 20);
+	assert_true(made > 8);
 	check_tree(e->fs, 0);
 	remount(e);
 	sfs_ns_debug_dir_caps(3, 2);
@@ -248,7 +249,7 @@ int main(int argc, char **argv)
 	};
 	int ret;
 
-	if (ns_main_init(argc, argv))
+	if (test_main_init(argc, argv))
 		return 1;
 	ret = cmocka_run_group_tests(tests, NULL, NULL);
 	mc_shutdown();

@@ -9,7 +9,7 @@
  */
 #include "ns_helpers.h"
 
-const char *fsck_path, *fsckns_path;
+const char *fsck_path;
 
 static void fault(const char *spec)
 {
@@ -106,7 +106,7 @@ static void ops_under_faults(unsigned fseed)
 	assert_true(enomem > 0);
 	check_tree(fs, 0);
 	assert_int_equal(sfs_fs_unmount(fs), 0);
-	assert_fsck_ns_clean(path);
+	assert_fsck_clean(path);
 	unlink(path);
 }
 
@@ -124,7 +124,7 @@ int main(int argc, char **argv)
 	};
 	int ret;
 
-	if (ns_main_init(argc, argv))
+	if (test_main_init(argc, argv))
 		return 1;
 	ret = cmocka_run_group_tests(tests, NULL, NULL);
 	mc_shutdown();

@@ -6,7 +6,7 @@
  */
 #include "ns_helpers.h"
 
-const char *fsck_path, *fsckns_path;
+const char *fsck_path;
 
 struct env {
 	char path[256];
@@ -32,7 +32,7 @@ static int teardown(void **state)
 		check_tree(e->fs, 0);
 		assert_int_equal(sfs_fs_unmount(e->fs), 0);
 	}
-	assert_fsck_ns_clean(e->path);
+	assert_fsck_clean(e->path);
 	unlink(e->path);
 	free(e);
 	return 0;
@@ -210,7 +210,7 @@ int main(int argc, char **argv)
 	};
 	int ret;
 
-	if (ns_main_init(argc, argv))
+	if (test_main_init(argc, argv))
 		return 1;
 	ret = cmocka_run_group_tests(tests, NULL, NULL);
 	mc_shutdown();

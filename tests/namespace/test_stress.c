@@ -12,7 +12,7 @@
 
 #include "ns_helpers.h"
 
-const char *fsck_path, *fsckns_path;
+const char *fsck_path;
 
 #define NTHREADS 4
 #define NDIRS 4
@@ -48,7 +48,7 @@ static int teardown(void **state)
 		check_tree(e->fs, 0);
 		assert_int_equal(sfs_fs_unmount(e->fs), 0);
 	}
-	assert_fsck_ns_clean(e->path);
+	assert_fsck_clean(e->path);
 	unlink(e->path);
 	free(e);
 	return 0;
@@ -227,7 +227,7 @@ int main(int argc, char **argv)
 	};
 	int ret;
 
-	if (ns_main_init(argc, argv))
+	if (test_main_init(argc, argv))
 		return 1;
 	ret = cmocka_run_group_tests(tests, NULL, NULL);
 	mc_shutdown();

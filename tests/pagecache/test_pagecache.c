@@ -187,11 +187,11 @@ static void test_reservations_return_exactly(void **state)
 	assert_int_equal(sfs_getattr(e->fs, f, &at), 0);
 	assert_int_equal(at.size, 56 * 4096);
 	/* unlink of files with dirty ranges */
-	assert_int_equal(sfs_inode_unlink(e->fs, a), 0);
+	assert_int_equal(unlink_file(e->fs, a), 0);
 	assert_reserved(e->fs, 55 + 54 + 8);
-	assert_int_equal(sfs_inode_unlink(e->fs, b), 0);
-	assert_int_equal(sfs_inode_unlink(e->fs, d), 0);
-	assert_int_equal(sfs_inode_unlink(e->fs, f), 0);
+	assert_int_equal(unlink_file(e->fs, b), 0);
+	assert_int_equal(unlink_file(e->fs, d), 0);
+	assert_int_equal(unlink_file(e->fs, f), 0);
 	assert_reserved(e->fs, 0);
 	assert_int_equal(sfs_fs_commit(e->fs), 0);
 	c = counts_of(e->fs);
@@ -224,7 +224,7 @@ static void test_enospc_at_write_time(void **state)
 	assert_int_equal(ps.delayed, 0);
 	assert_int_equal(sfs_read(e->fs, ino, buf, 4096, off - 4096), 4096);
 	assert_int_equal(buf[4095], 0x42);
-	assert_int_equal(sfs_inode_unlink(e->fs, ino), 0);
+	assert_int_equal(unlink_file(e->fs, ino), 0);
 }
 
 static void test_fsync_and_fdatasync_commit_what_they_need(void **state)

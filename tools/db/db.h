@@ -13,6 +13,8 @@
  *            stats): the image is mounted for each and unmounted after
  *   print.c  printing fields from the format's field tables, hex dumps
  *   range.c  the truncate family through the library (range.h)
+ *   ns.c     the namespace: listing directories, resolving paths, the
+ *            directory index, orphan slots, xattrs; their corruptions
  */
 #ifndef SFS_DB_H
 #define SFS_DB_H

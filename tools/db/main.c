@@ -22,6 +22,7 @@
 #include "tools/common/toolutil.h"
 #include "tools/db/db.h"
 #include "tools/db/range.h"
+#include "tools/db/ns.h"
 
 #define PROG "scopefs-db"
 
@@ -66,6 +67,7 @@ const struct db_cmd db_commands[] = {
 	{ "unlink", "INO", "library: drop a link (the inode is freed at zero)", true, db_cmd_unlink },
 	{ "verify", "INO", "library: check every extent tree invariant", true, db_cmd_verify },
 	{ "stats", "", "library: mount and print the statistics", true, db_cmd_stats },
+	DB_NS_COMMANDS
 	DB_RANGE_COMMANDS
 	{ "help", "", "this list", false, cmd_help },
 	{ NULL, NULL, NULL, false, NULL },

@@ -19,6 +19,7 @@
 #include "fs/format/imagelock.h"
 #include "fs/format/io.h"
 #include "tools/fsck/fsck.h"
+#include "tools/fsck/pass_ns.h"
 
 #define PROG "fsck.scopefs"
 
@@ -230,6 +231,10 @@ int main(int argc, char **argv)
 	if (f.mode != FSCK_PREEN)
 		printf("Pass 2: inodes and the blocks they own\n");
 	if (fsck_pass_inodes(&f) < 0 || f.preen_abort || fsck_cancelled)
+		goto out;
+	/* Passes 2b-2d: they claim the blocks stale orphan slots keep, which
+	 * pass 3 must then find owned. */
+	if (fsck_pass_namespace(&f) < 0 || f.preen_abort || fsck_cancelled)
 		goto out;
 	if (f.mode != FSCK_PREEN)
 		printf("Pass 3: allocation bitmaps and counts\n");

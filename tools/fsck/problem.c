@@ -1,4 +1,5 @@
-/* Problem table and the fix/ask/count logic (see problem.h). */
+/* The problem table and the fix/ask/count logic every table shares (see
+ * problem.h); the namespace rows are problem_ns.c's. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -6,6 +7,7 @@
 
 #include "tools/fsck/fsck.h"
 #include "tools/fsck/problem.h"
+#include "tools/fsck/problem_ns.h"
 
 const struct problem_desc problem_table[PR_COUNT] = {
 	[PR_SB_PRIMARY_BAD] = { "S01", "primary superblock damaged (checksum, magic, geometry)",
@@ -52,7 +54,7 @@ const struct problem_desc problem_table[PR_COUNT] = {
 			  "Re-create an empty root directory", 0 },
 	[PR_DIRBLOCK_BAD] = { "I07", "directory block damaged",
 			      "Re-create the root directory block", 0 },
-	[PR_DIRBLOCK_UNFIXABLE] = { "I08", "directory block damaged (directory repair arrives with issue 8)",
+	[PR_DIRBLOCK_UNFIXABLE] = { "I08", "directory block damaged (see D01 for its directory)",
 				    NULL, PR_NO_FIX },
 	[PR_EXTENT_KEY] = { "I09", "extent index key differs from its child's first block",
 			    "Set the key to the child's first block", PR_PREEN_OK },
@@ -88,21 +90,17 @@ static bool ask(const char *question)
 	}
 }
 
-bool fix_problem(struct fsck *f, enum problem p, const char *fmt, ...)
+bool problem_vreport(struct fsck *f, const struct problem_desc *d, const char *fmt, va_list ap)
 {
-	const struct problem_desc *d = &problem_table[p];
 	bool fix = false;
-	va_list ap;
 
 	f->problems++;
 	printf("%s: [%s] ", f->image, d->code);
-	va_start(ap, fmt);
 	vprintf(fmt, ap);
-	va_end(ap);
-
 	if (d->flags & PR_NO_FIX) {
 		printf(".  Not fixed by this fsck.\n");
 		f->unfixed++;
+		fflush(stdout);
 		return false;
 	}
 	switch (f->mode) {
@@ -135,21 +133,43 @@ bool fix_problem(struct fsck *f, enum problem p, const char *fmt, ...)
 	return fix;
 }
 
-void fix_failed(struct fsck *f, enum problem p, int err)
+void problem_report_failed(struct fsck *f, const struct problem_desc *d, int err)
 {
-	printf("%s: [%s] repair failed: %s\n", f->image, problem_table[p].code, strerror(-err));
+	printf("%s: [%s] repair failed: %s\n", f->image, d->code, strerror(-err));
 	f->fixed--;
 	f->unfixed++;
 }
 
-void problem_table_print(FILE *out)
+bool fix_problem(struct fsck *f, enum problem p, const char *fmt, ...)
 {
-	fprintf(out, "%-4s %-6s %-62s %s\n", "code", "preen", "problem", "fix");
-	for (int i = 0; i < PR_COUNT; i++) {
-		const struct problem_desc *d = &problem_table[i];
+	va_list ap;
+	bool fix;
+
+	va_start(ap, fmt);
+	fix = problem_vreport(f, &problem_table[p], fmt, ap);
+	va_end(ap);
+	return fix;
+}
+
+void fix_failed(struct fsck *f, enum problem p, int err)
+{
+	problem_report_failed(f, &problem_table[p], err);
+}
+
+static void print_rows(FILE *out, const struct problem_desc *t, int n)
+{
+	for (int i = 0; i < n; i++) {
+		const struct problem_desc *d = &t[i];
 
 		fprintf(out, "%-4s %-6s %-62s %s\n", d->code,
 			(d->flags & PR_NO_FIX) ? "-" : (d->flags & PR_PREEN_OK) ? "yes" : "no",
 			d->what, d->fix ? d->fix : "(none yet)");
 	}
+}
+
+void problem_table_print(FILE *out)
+{
+	fprintf(out, "%-4s %-6s %-62s %s\n", "code", "preen", "problem", "fix");
+	print_rows(out, problem_table, PR_COUNT);
+	print_rows(out, problem_ns_table, PN_COUNT);
 }

@@ -8,6 +8,7 @@
 #ifndef SFS_FSCK_PROBLEM_H
 #define SFS_FSCK_PROBLEM_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -69,7 +70,11 @@ bool fix_problem(struct fsck *f, enum problem p, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* A repair the caller attempted failed: counted as unfixed, reported. */
 void fix_failed(struct fsck *f, enum problem p, int err);
-/* Print the table (fsck.scopefs -P). */
+/* The same for a row of any table (problem_ns.h's wrappers use them). */
+bool problem_vreport(struct fsck *f, const struct problem_desc *d, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+void problem_report_failed(struct fsck *f, const struct problem_desc *d, int err);
+/* Print every table, this one and the namespace's (fsck.scopefs -P). */
 void problem_table_print(FILE *out);
 
 #endif

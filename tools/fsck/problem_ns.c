@@ -1,13 +1,11 @@
-/* The namespace problem table (see problem_ns.h). */
+/* The namespace rows of the problem table (see problem_ns.h). */
 #include <stdarg.h>
 #include <stdio.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "tools/fsck/fsck.h"
 #include "tools/fsck/problem_ns.h"
 
-static const struct problem_desc table[PN_COUNT] = {
+const struct problem_desc problem_ns_table[PN_COUNT] = {
 	[PN_DIR_BAD] = { "D01", "directory structure damaged (index, keys, blocks, \".\" or \"..\")",
 			 NULL, PR_NO_FIX },
 	[PN_DIR_NAMES] = { "D02", "directory's names count differs from its names",
@@ -46,83 +44,18 @@ static const struct problem_desc table[PN_COUNT] = {
 				    "Forget the block in the slot", 0 },
 };
 
-static bool ask(const char *question)
-{
-	char line[32];
-
-	for (;;) {
-		fprintf(stdout, "%s<y>? ", question);
-		fflush(stdout);
-		if (!fgets(line, sizeof(line), stdin))
-			return false;
-		if (line[0] == '\n' || line[0] == 'y' || line[0] == 'Y')
-			return true;
-		if (line[0] == 'n' || line[0] == 'N')
-			return false;
-	}
-}
-
 bool fix_ns_problem(struct fsck *f, enum ns_problem p, const char *fmt, ...)
 {
-	const struct problem_desc *d = &table[p];
-	bool fix = false;
 	va_list ap;
+	bool fix;
 
-	f->problems++;
-	printf("%s: [%s] ", f->image, d->code);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	fix = problem_vreport(f, &problem_ns_table[p], fmt, ap);
 	va_end(ap);
-	if (d->flags & PR_NO_FIX) {
-		printf(".  Not fixed by this fsck.\n");
-		f->unfixed++;
-		fflush(stdout);
-		return false;
-	}
-	switch (f->mode) {
-	case FSCK_NO:
-		printf(".  %s? no\n", d->fix);
-		break;
-	case FSCK_YES:
-		printf(".  %s? yes\n", d->fix);
-		fix = true;
-		break;
-	case FSCK_PREEN:
-		if (d->flags & PR_PREEN_OK) {
-			printf(".  FIXED (%s).\n", d->fix);
-			fix = true;
-		} else {
-			printf(".\n");
-			f->preen_abort = true;
-		}
-		break;
-	case FSCK_ASK:
-		printf(".\n");
-		fix = ask(d->fix);
-		break;
-	}
-	if (fix)
-		f->fixed++;
-	else
-		f->unfixed++;
-	fflush(stdout);
 	return fix;
 }
 
 void fix_ns_failed(struct fsck *f, enum ns_problem p, int err)
 {
-	printf("%s: [%s] repair failed: %s\n", f->image, table[p].code, strerror(-err));
-	f->fixed--;
-	f->unfixed++;
-}
-
-void problem_ns_table_print(FILE *out)
-{
-	for (int i = 0; i < PN_COUNT; i++) {
-		const struct problem_desc *d = &table[i];
-
-		fprintf(out, "%-4s %-6s %-62s %s\n", d->code,
-			(d->flags & PR_NO_FIX) ? "-" : (d->flags & PR_PREEN_OK) ? "yes" : "no",
-			d->what, d->fix ? d->fix : "(none yet)");
-	}
+	problem_report_failed(f, &problem_ns_table[p], err);
 }

@@ -1,15 +1,16 @@
 /*
  * The namespace problems of fsck.scopefs (directories, link counts,
- * extended attributes, the orphan file): the same table discipline as
- * problem.h -- a stable code, a description, the fix and whether preen may
- * apply it -- in a table of their own beside problem.c's, counted in the
- * same struct fsck.
+ * extended attributes, the orphan file): more rows of problem.h's table
+ * type, kept apart by pass, reported, counted and printed (-P) by the same
+ * code (problem.c).
  */
 #ifndef SFS_FSCK_PROBLEM_NS_H
 #define SFS_FSCK_PROBLEM_NS_H
 
 #include <stdbool.h>
 #include <stdio.h>
+
+#include "tools/fsck/problem.h"
 
 struct fsck;
 
@@ -41,9 +42,11 @@ enum ns_problem {
 	PN_COUNT
 };
 
+extern const struct problem_desc problem_ns_table[PN_COUNT];
+
+/* fix_problem / fix_failed for these rows. */
 bool fix_ns_problem(struct fsck *f, enum ns_problem p, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void fix_ns_failed(struct fsck *f, enum ns_problem p, int err);
-void problem_ns_table_print(FILE *out);
 
 #endif
