@@ -21,8 +21,10 @@
  *    S_ISGID; a write with SFS_WRITE_KILL_PRIV (FUSE_WRITE_KILL_SUIDGID, or
  *    any write by a caller without CAP_FSETID when the front end handles
  *    killpriv) clears S_ISUID and group-executable S_ISGID.
- *  - Data I/O here is synchronous and uncached (sfs_read / sfs_write go to
- *    the device); the page cache of issue 10 will sit in front of them.
+ *  - Data I/O goes through the library's write-behind page cache
+ *    (fs/pagecache/pagecache.h): sfs_write returns once the data is in
+ *    the cache (blocks reserved, allocated at writeback); it is durable
+ *    after sfs_fsync, sfs_fs_sync or sfs_fs_commit (which write it back).
  *
  * Names of the other headers a front end may need: fs/block/bdev.h for the
  * block-layer option string carried in sfs_mount_opts.bdev.
@@ -42,6 +44,11 @@ struct sfs_fs;
 
 /* ---- mounting ------------------------------------------------------- */
 
+/* ORDERED: data of newly allocated blocks reaches the device before the
+ * commit that maps them.  WRITEBACK (data=writeback): no such ordering --
+ * UNSAFE: after a crash a file may show stale data (whatever a freed
+ * block held before) where its new data had not been written yet; the
+ * crash harness's data-unsafe workload shows it. */
 enum sfs_data_mode { SFS_DATA_ORDERED = 0, SFS_DATA_WRITEBACK };
 
 struct sfs_mount_opts {
@@ -81,9 +88,10 @@ int sfs_fs_mount(const char *path, const struct sfs_mount_opts *o, struct sfs_fs
  * filesystem is gone either way).
  */
 int sfs_fs_unmount(struct sfs_fs *fs);
-/* Commit everything and write it home (syncfs). */
+/* Write back all dirty data, commit everything and write it home (syncfs). */
 int sfs_fs_sync(struct sfs_fs *fs);
-/* Commit the running transaction and wait (cheaper than sync). */
+/* Write back all dirty data, commit the running transaction and wait
+ * (cheaper than sync: nothing is checkpointed). */
 int sfs_fs_commit(struct sfs_fs *fs);
 
 struct sfs_statfs {
@@ -181,9 +189,12 @@ ssize_t sfs_read(struct sfs_fs *fs, uint64_t ino, void *buf, size_t len, uint64_
 
 #define SFS_WRITE_KILL_PRIV 0x1u   /* clear suid / group-exec sgid (see above) */
 #define SFS_WRITE_SYNC      0x2u   /* O_SYNC / O_DSYNC: commit before returning */
-/* Write-allocate: allocate holes, convert unwritten blocks, write the data
- * to the device before the transaction mapping it can commit (ordered).
- * Returns @len or -errno (-ENOSPC, -EFBIG past the largest file). */
+/* Into the page cache: blocks for the holes it covers are reserved now
+ * (-ENOSPC here, never at writeback), allocated and written by writeback
+ * (ordered mode: before the transaction mapping them commits); the size
+ * and times are logged now.  SFS_WRITE_SYNC writes back and commits
+ * before returning.  Returns bytes written (short when space ran out
+ * part-way) or -errno (-ENOSPC, -EFBIG past the largest file). */
 ssize_t sfs_write(struct sfs_fs *fs, uint64_t ino, const void *buf, size_t len, uint64_t off,
 		  unsigned flags, const struct sfs_cred *cr);
 
@@ -215,7 +226,9 @@ int sfs_remove_range(struct sfs_fs *fs, uint64_t ino, uint64_t off, uint64_t len
 #define SFS_SEEK_HOLE 4
 int sfs_lseek_data_hole(struct sfs_fs *fs, uint64_t ino, uint64_t off, int whence,
 			uint64_t *out);
-/* Durable: the inode's changes are committed (and the device flushed). */
+/* Durable: the file's dirty pages are written back and waited for, then
+ * what the inode needs is committed and the device flushed.  @datasync
+ * (fdatasync) skips the commit when only timestamps changed. */
 int sfs_fsync(struct sfs_fs *fs, uint64_t ino, bool datasync);
 
 /* One mapped range of a file, in blocks (FIEMAP cannot cross FUSE). */

@@ -354,6 +354,16 @@ long pc_writeback_map(struct sfs_pcache *pc, struct pc_map *m, uint64_t from, ui
 	if (nr) {
 		int e = pc_batch_run(fs, b);
 
+		/* The data is on the device: a commit waiting for it may go
+		 * on before the conversion below starts its own handle (which
+		 * could otherwise wait for that very commit). */
+		if (b->ordered_counted) {
+			mc_mutex_lock(&pc->lock);
+			m->ord_done++;
+			b->ordered_counted = false;
+			pthread_cond_broadcast(&pc->cond);
+			mc_mutex_unlock(&pc->lock);
+		}
 		if (!e)
 			e = convert_unwritten(fs, m, ip, b);
 		if (e) {
