@@ -148,6 +148,7 @@ int sfs_bfree_commit(struct sfs_trans *t, struct sfs_bfree *f)
 	sfs_brelse(f->gdt);
 	f->bmap = f->gdt = NULL;
 	f->state = SFS_BFREE_COMMITTED;
+	t->frees++;   /* pinned until the commit: sfs_trans_ensure bounds them */
 	if (sfs_trans_on_commit(t, &f->cb))
 		/* The journal is gone (aborted): nothing reuses them again. */
 		busy_done(&f->cb, 0, -EIO);

@@ -39,21 +39,31 @@ int sfs_trans_stop(struct sfs_trans *t)
 int sfs_trans_ensure(struct sfs_trans *t, unsigned credits, mc_rwlock_t *drop)
 {
 	unsigned have = jnl_handle_credits(t->h);
+	bool commit = !t->nested && t->frees >= SFS_TRANS_FREES_MAX;
+	jnl_tid_t tid = sfs_trans_tid(t);
 	int ret;
 
-	if (have >= credits)
+	if (have >= credits && !commit)
 		return 0;
-	ret = jnl_extend(t->h, credits - have);
-	if (ret != -EAGAIN)
-		return ret;
-	if (t->nested)
-		return -ENOSPC;
+	if (!commit) {
+		ret = jnl_extend(t->h, credits - have);
+		if (ret != -EAGAIN)
+			return ret;
+		if (t->nested)
+			return -ENOSPC;
+	}
 	/* Everything done so far is a consistent state of its own: let it
-	 * commit with this handle and go on in a fresh one. */
+	 * commit with this handle and go on in a fresh one.  Past the frees
+	 * bound (trans.h), wait for that commit: it gives the busy records'
+	 * memory back before the next step allocates more. */
 	if (drop)
 		mc_rw_unlock(drop);
 	ret = jnl_stop(t->h);
 	t->h = NULL;
+	if (!ret && commit) {
+		ret = jnl_commit_tid(t->fs->j, tid);
+		t->frees = 0;
+	}
 	if (!ret) {
 		SFS_STAT(t->fs, restarts, 1);
 		t->restarts++;

@@ -34,7 +34,18 @@ struct sfs_trans {
 	unsigned flags;
 	bool nested;                /* joined a handle the caller already held */
 	unsigned restarts;
+	unsigned frees;             /* busy-block records added since the last commit point */
 };
+
+/*
+ * Busy-block records (fs/bfree.c) an outermost handle may pin before
+ * sfs_trans_ensure() commits its transaction: a long removal adds one per
+ * extent freed, held in memory until that transaction commits, while its
+ * metadata stays small enough for one transaction -- without a bound a
+ * truncate of 10^5 extents under an 8 MiB budget waited (NOFAIL) for
+ * memory only its own commit could give back.  2048 records are ~128 KiB.
+ */
+#define SFS_TRANS_FREES_MAX 2048u
 
 int sfs_trans_start(struct sfs_fs *fs, unsigned credits, unsigned flags, struct sfs_trans *t);
 /* Stops; returns the handle's error (-EIO when the journal aborted). */
@@ -45,7 +56,8 @@ static inline bool sfs_trans_nofail(const struct sfs_trans *t)
 }
 /*
  * Make sure @credits are left.  Returns 0 (enough, nothing happened), 1
- * (the handle was restarted: re-acquire write access, re-find paths), or
+ * (the handle was restarted -- for credits, or after SFS_TRANS_FREES_MAX
+ * frees, committing first: re-acquire write access, re-find paths), or
  * -errno.  A nested handle that cannot be extended gets -ENOSPC.  @drop, a
  * lock the caller holds for writing under the handle (an inode's
  * data_sem), is released around the restart: a new handle may wait for

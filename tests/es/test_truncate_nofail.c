@@ -128,6 +128,54 @@ static void test_truncate_of_many_extents_completes_under_pressure_and_faults(vo
 	unlink(path);
 }
 
+/*
+ * A long truncate frees one busy-block record per extent, held in memory
+ * until its transaction commits, while the tree blocks it changes fit one
+ * transaction.  Under a budget those records alone exceed, the truncate
+ * must commit on the way (sfs_trans_ensure's bound): before, it waited
+ * NOFAIL for memory only its own commit could free -- a stall, which the
+ * tests' watchdog (stall=2s, debug_abort) turns into a failure.
+ */
+static void test_truncate_gives_busy_records_back_under_a_small_budget(void **state)
+{
+	const uint64_t n = 30000;
+	struct mc_config cfg, old;
+	struct mc_stats a, b;
+	struct sfs_attr at;
+	struct sfs_fs *fs;
+	char path[256], err[256];
+	uint64_t ino;
+	(void)state;
+
+	scratch_path(path, sizeof(path), "esbusy");
+	make_image(path, 10, (4 * n + 16384) * 1024, 0);
+	fs = mount_opts(path, NULL);
+	ino = many_extents(fs, n, 1024);
+	assert_int_equal(sfs_fs_sync(fs), 0);
+	assert_int_equal(sfs_inode_hold(fs, ino), 0);
+	mc_drop_caches();
+	mc_config_get(&old);
+	cfg = old;
+	/* The records of 30,000 frees are ~1.9 MiB: more than is left. */
+	cfg.budget = 2u << 20;
+	assert_int_equal(mc_configure(&cfg, err, sizeof(err)), 0);
+	mc_stats_snapshot(&a);
+	set_size(fs, ino, 0);
+	mc_stats_snapshot(&b);
+	assert_int_equal(mc_configure(&old, err, sizeof(err)), 0);
+	printf("truncate of %llu extents in a 2 MiB budget: NOFAIL loops %llu, stalls %llu\n",
+	       (unsigned long long)n, (unsigned long long)(b.nofail_loops - a.nofail_loops),
+	       (unsigned long long)(b.stalls - a.stalls));
+	assert_int_equal(b.stalls, a.stalls);
+	assert_int_equal(sfs_getattr(fs, ino, &at), 0);
+	assert_int_equal(at.size, 0);
+	assert_int_equal(at.blocks, 0);
+	assert_int_equal(sfs_inode_release(fs, ino), 0);
+	assert_int_equal(sfs_fs_unmount(fs), 0);
+	assert_fsck_clean(path);
+	unlink(path);
+}
+
 static void test_operations_outside_truncate_fail_cleanly(void **state)
 {
 	static uint8_t buf[64 * 1024];
@@ -265,6 +313,7 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_operations_outside_truncate_fail_cleanly),
+		cmocka_unit_test(test_truncate_gives_busy_records_back_under_a_small_budget),
 		cmocka_unit_test(test_power_cut_inside_a_long_truncate_is_finished_at_mount),
 		cmocka_unit_test(test_truncate_of_many_extents_completes_under_pressure_and_faults),
 	};
