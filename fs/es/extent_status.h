@@ -5,28 +5,30 @@
  * (ext4's extents_status).
  *
  * Each tree is a set of non-overlapping extents ordered by logical block,
- * kept in leaves of up to SFS_ES_LEAF extents (sorted arrays), the leaves
- * in a treap ordered by their first block (O(log n) lookup, insert and
- * range removal).  Why leaves and not one node per extent: a lookup in
- * 10^5 single-block extents chased ~25 pointers through cold memory and
- * lost to the warm on-disk tree; a leaf is searched inside a few cache
- * lines and the treap over the leaves is 30 times smaller.  A per-tree
- * hint (the leaf of the last lookup) skips the descent for sequential
- * lookups.  Absent ranges are unknown: the caller reads the on-disk tree
- * and inserts what it finds, holes included.  Every change leaves the
- * tree exact.
+ * kept in a B+tree: leaves of up to SFS_ES_LEAF extents (sorted arrays)
+ * under inner nodes of 64 keys (O(log n) lookup, insert and range
+ * removal).  Why not one node per extent (the first version, a treap): a
+ * lookup in 10^5 single-block extents chased ~25 pointers through cold
+ * memory and lost to the warm on-disk tree (955 vs 629 ns); a leaf is
+ * searched inside a few cache lines and three inner levels cover 10^6
+ * extents.  A per-tree hint (the leaf of the last lookup and its span)
+ * skips the descent for sequential lookups.  Absent ranges are unknown:
+ * the caller reads the on-disk tree and inserts what it finds, holes
+ * included.  Every change leaves the tree exact.
  *
- * Memory (seed 000).  A change needs at most one new leaf: inserting into
- * a full leaf, or removing the middle of a cached extent (it splits in
- * two) held in a full leaf, splits the leaf.  Outside truncate that
- * allocation may fail: the cache first gives
+ * Memory (seed 000).  A change allocates only to split one full leaf (and
+ * the full inner nodes above it): inserting into a full leaf, or removing
+ * the middle of a cached extent (it splits in two) held in a full leaf.
+ * The nodes needed are counted under the tree lock and allocated outside
+ * it.  Outside truncate that allocation may fail: the cache first gives
  * back some of its own entries and retries once, through alloc/'s
  * annotated helper, then returns -ENOMEM with the tree unchanged.  Inside
  * truncate the caller passes SFS_ES_NOFAIL and the allocation cannot fail
  * (it loops inside the allocator).
  *
  * Reclaim.  All trees of a cache share one LRU (by last lookup); the
- * cache's shrinker frees whole unused extents from the coldest trees.
+ * cache's shrinker frees unused extents (and leaves they empty) from the
+ * coldest trees.
  * It needs neither MC_FS nor MC_IO: it touches only memory, and takes a
  * tree's lock with a try-lock, skipping trees in use, so it cannot
  * deadlock against a thread that holds a tree lock and allocates (the
@@ -60,7 +62,7 @@ struct sfs_es_extent {
 struct sfs_es_node;
 struct sfs_es_cache;
 
-/* Extents per leaf: a leaf is one allocation of about 800 bytes. */
+/* Extents per leaf: a leaf is one allocation of about 900 bytes. */
 #define SFS_ES_LEAF 32
 
 struct sfs_es_tree {
