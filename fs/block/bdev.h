@@ -33,6 +33,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 #include "fs/block/emul.h"
 
 struct sfs_bdev;
@@ -113,8 +114,14 @@ typedef void (*sfs_bio_end_fn)(struct sfs_bio *bio);
 struct sfs_bio {
 	/* set by the submitter */
 	enum sfs_bio_op op;
-	void *buf;                 /* aligned; untouched for FLUSH */
-	uint32_t len;              /* bytes; 0 for FLUSH */
+	void *buf;                 /* aligned; untouched for FLUSH; unused with iov */
+	uint32_t len;              /* bytes; 0 for FLUSH; the sum of the iov lengths */
+	/* Scattered buffers of one contiguous device range (nr_iov > 0): each
+	 * segment aligned like buf; the array is only read, and must stay
+	 * valid until end_io.  One bio per run of pages instead of one per
+	 * page: one SQE, one syscall. */
+	const struct iovec *iov;
+	uint16_t nr_iov;
 	uint64_t off;              /* byte offset in the image */
 	sfs_bio_end_fn end_io;
 	void *private;             /* the submitter's */
@@ -131,6 +138,7 @@ struct sfs_bio {
 	uint32_t wait_writes;      /* flushes: covered writes not yet reaped */
 	uint64_t ready_ns;         /* emulation: earliest delivery time */
 	uint64_t wlog_covers;      /* flushes: write-log records covered */
+	struct iovec rest;         /* what is left after a short transfer */
 };
 
 /* Submit @nr bios in one batch; every bio gets exactly one end_io call. */

@@ -76,6 +76,11 @@ struct sfs_bdev {
 
 /* bio.c */
 void bdev_complete(struct sfs_bio *bio);
+/* What is left of a read or write (bio->done onwards) as an iovec array:
+ * the whole iov of a vectored bio not yet started, else one segment (the
+ * rest of a plain buffer, or of the vectored segment holding bio->done:
+ * after a short transfer a vectored bio goes on a segment at a time). */
+const struct iovec *bio_rest(struct sfs_bio *bio, int *cnt);
 int bdev_delay_start(struct sfs_bdev *bdev);
 void bdev_delay_stop(struct sfs_bdev *bdev);
 

@@ -135,6 +135,46 @@ static struct sfs_bio *release_flushes(struct sfs_bdev *bdev, struct sfs_bio *wr
 	return ready;
 }
 
+const struct iovec *bio_rest(struct sfs_bio *bio, int *cnt)
+{
+	uint32_t start = 0;
+
+	*cnt = 1;
+	if (!bio->nr_iov) {
+		bio->rest.iov_base = (uint8_t *)bio->buf + bio->done;
+		bio->rest.iov_len = bio->len - bio->done;
+		return &bio->rest;
+	}
+	if (!bio->done) {
+		*cnt = bio->nr_iov;
+		return bio->iov;
+	}
+	for (unsigned i = 0; i < bio->nr_iov; start += (uint32_t)bio->iov[i++].iov_len) {
+		if (bio->done < start + bio->iov[i].iov_len) {
+			bio->rest.iov_base = (uint8_t *)bio->iov[i].iov_base + (bio->done - start);
+			bio->rest.iov_len = bio->iov[i].iov_len - (bio->done - start);
+			return &bio->rest;
+		}
+	}
+	bio->rest.iov_len = 0;   /* not reached: done < len */
+	return &bio->rest;
+}
+
+/* One write-log record per segment: the log is of device writes, and a
+ * multi-segment bio may tear at any block boundary anyway. */
+static void wlog_bio(struct sfs_wlog *wlog, const struct sfs_bio *bio)
+{
+	uint64_t off = bio->off;
+
+	if (!bio->nr_iov) {
+		sfs_wlog_write(wlog, bio->off, bio->buf, bio->len);
+		return;
+	}
+	for (unsigned i = 0; i < bio->nr_iov; off += bio->iov[i++].iov_len)
+		sfs_wlog_write(wlog, off, bio->iov[i].iov_base, bio->iov[i].iov_len);
+}
+
+
 static void deliver(struct sfs_bio *bio)
 {
 	struct sfs_bdev *bdev = bio->bdev;
@@ -149,7 +189,7 @@ static void deliver(struct sfs_bio *bio)
 	}
 	/* The write record must precede any flush this delivery releases. */
 	if (ok && bdev->wlog && bio->op == SFS_BIO_WRITE)
-		sfs_wlog_write(bdev->wlog, bio->off, bio->buf, bio->len);
+		wlog_bio(bdev->wlog, bio);
 	if (ok && bdev->wlog && bio->op == SFS_BIO_FLUSH)
 		sfs_wlog_flush(bdev->wlog, bio->wlog_covers);
 

@@ -3,14 +3,24 @@
  * bdev->lock, so write and flush numbering follows submission order.
  */
 #include <errno.h>
+#include <limits.h>
 
 #include "fs/block/bdev_internal.h"
 
 static bool misaligned(const struct sfs_bdev *bdev, const struct sfs_bio *bio)
 {
-	uint64_t a = bdev->align - 1;
+	uint64_t a = bdev->align - 1, sum = 0;
 
-	return ((uintptr_t)bio->buf & a) || (bio->len & a) || (bio->off & a);
+	if (!bio->nr_iov)
+		return ((uintptr_t)bio->buf & a) || (bio->len & a) || (bio->off & a);
+	for (unsigned i = 0; i < bio->nr_iov; i++) {
+		if (((uintptr_t)bio->iov[i].iov_base & a) || (bio->iov[i].iov_len & a) ||
+		    !bio->iov[i].iov_len)
+			return true;
+		sum += bio->iov[i].iov_len;
+	}
+	/* A length that disagrees with the segments is malformed too. */
+	return sum != bio->len || (bio->off & a) || bio->nr_iov > IOV_MAX;
 }
 
 static bool hits_eio_range(const struct sfs_emul_opts *e, const struct sfs_bio *bio)

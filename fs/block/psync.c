@@ -32,13 +32,13 @@ int bdev_psync_rw(struct sfs_bdev *bdev, struct sfs_bio *bio)
 		return 0;
 	}
 	while (bio->done < bio->len) {
-		uint8_t *p = (uint8_t *)bio->buf + bio->done;
-		size_t left = bio->len - bio->done;
 		off_t off = (off_t)(bio->off + bio->done);
+		int cnt;
+		const struct iovec *v = bio_rest(bio, &cnt);
 		ssize_t n;
 
-		n = bio->op == SFS_BIO_READ ? pread(bdev->fd, p, left, off)
-					    : pwrite(bdev->fd, p, left, off);
+		n = bio->op == SFS_BIO_READ ? preadv(bdev->fd, v, cnt, off)
+					    : pwritev(bdev->fd, v, cnt, off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN && ++eagain < EAGAIN_MAX) {

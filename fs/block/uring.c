@@ -35,16 +35,23 @@ struct uring {
 
 static void prep(struct sfs_bdev *bdev, struct io_uring_sqe *sqe, struct sfs_bio *bio)
 {
-	uint8_t *p = (uint8_t *)bio->buf + bio->done;
-	unsigned left = bio->len - bio->done;
 	uint64_t off = bio->off + bio->done;
+	int cnt = 0;
+	const struct iovec *v = bio->op == SFS_BIO_FLUSH ? NULL : bio_rest(bio, &cnt);
 
+	/* One segment: the plain opcodes (no iovec for the kernel to copy). */
 	switch (bio->op) {
 	case SFS_BIO_READ:
-		io_uring_prep_read(sqe, bdev->fd, p, left, off);
+		if (cnt == 1)
+			io_uring_prep_read(sqe, bdev->fd, v->iov_base, (unsigned)v->iov_len, off);
+		else
+			io_uring_prep_readv(sqe, bdev->fd, v, (unsigned)cnt, off);
 		break;
 	case SFS_BIO_WRITE:
-		io_uring_prep_write(sqe, bdev->fd, p, left, off);
+		if (cnt == 1)
+			io_uring_prep_write(sqe, bdev->fd, v->iov_base, (unsigned)v->iov_len, off);
+		else
+			io_uring_prep_writev(sqe, bdev->fd, v, (unsigned)cnt, off);
 		break;
 	case SFS_BIO_FLUSH:
 		io_uring_prep_fsync(sqe, bdev->fd, IORING_FSYNC_DATASYNC);

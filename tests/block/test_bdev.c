@@ -320,6 +320,95 @@ static void note_end(struct sfs_bio *bio)
 	*(int *)bio->private = 1;
 }
 
+/* Vectored bios: scattered buffers for one device range, in each engine
+ * and cache mode; a short transfer goes on segment by segment; an empty
+ * segment, or a length that disagrees with the segments, is refused. */
+#define VSEGS 8u
+static void vec_bio(struct sfs_bio *bio, enum sfs_bio_op op, struct iovec *iov, uint8_t *bufs,
+		    uint64_t blk, struct batch *b)
+{
+	for (unsigned k = 0; k < VSEGS; k++) {
+		/* segments in reverse order of their buffers: nothing contiguous */
+		iov[k].iov_base = bufs + (size_t)(VSEGS - 1 - k) * BS;
+		iov[k].iov_len = BS;
+	}
+	*bio = (struct sfs_bio){ .op = op, .iov = iov, .nr_iov = VSEGS, .len = VSEGS * BS,
+				 .off = blk * BS, .end_io = batch_end_io, .private = b };
+}
+
+static void run_vectored(const char *mode)
+{
+	struct sfs_bdev *bdev;
+	struct scratch s;
+	struct sfs_bdev_stats st;
+	struct sfs_bio bio[4], *ptrs[4];
+	struct iovec iov[4][VSEGS];
+	uint8_t *bufs = mc_alloc(4 * VSEGS * BS, MC_KERNEL), *rd = mc_alloc(BS, MC_KERNEL);
+	struct batch b;
+	int ret;
+
+	scratch_make(&s, 40 * BS);
+	ret = open_opts(&s, mode, &bdev);
+	if (ret == -EINVAL && strstr(mode, "direct")) {
+		scratch_drop(&s);
+		print_message("O_DIRECT refused here: %s skipped\n", mode);
+		goto out;
+	}
+	assert_int_equal(ret, 0);
+	batch_init(&b, 4);
+	for (unsigned i = 0; i < 4; i++) {
+		uint8_t *mine = bufs + (size_t)i * VSEGS * BS;
+		vec_bio(&bio[i], SFS_BIO_WRITE, iov[i], mine, i * VSEGS, &b);
+		for (unsigned k = 0; k < VSEGS; k++)
+			pattern_fill(iov[i][k].iov_base, BS, i * VSEGS + k, 7);
+		ptrs[i] = &bio[i];
+	}
+	sfs_bdev_submit_batch(bdev, ptrs, 4);
+	assert_int_equal(batch_wait(&b), 0);
+	for (unsigned blk = 0; blk < 4 * VSEGS; blk++) {
+		assert_int_equal(sfs_bdev_read(bdev, rd, BS, (uint64_t)blk * BS), 0);
+		assert_true(pattern_check(rd, BS, blk, 7));
+	}
+	/* read back vectored, and past the end: 40 blocks, 8 from block 36 */
+	memset(bufs, 0, 2 * VSEGS * BS);
+	batch_init(&b, 2);
+	vec_bio(&bio[0], SFS_BIO_READ, iov[0], bufs, VSEGS, &b);
+	vec_bio(&bio[1], SFS_BIO_READ, iov[1], bufs + VSEGS * BS, 36, &b);
+	ptrs[0] = &bio[0];
+	ptrs[1] = &bio[1];
+	sfs_bdev_submit_batch(bdev, ptrs, 2);
+	assert_int_equal(batch_wait(&b), 1);
+	assert_int_equal(bio[0].error, 0);
+	for (unsigned k = 0; k < VSEGS; k++)
+		assert_true(pattern_check(iov[0][k].iov_base, BS, VSEGS + k, 7));
+	assert_int_equal(bio[1].error, -EIO);
+	assert_int_equal(bio[1].done, 4 * BS);        /* the part inside the image */
+	/* malformed: an empty segment, then a length that disagrees */
+	batch_init(&b, 2);
+	vec_bio(&bio[0], SFS_BIO_WRITE, iov[0], bufs, 0, &b);
+	iov[0][3].iov_len = 0;
+	vec_bio(&bio[1], SFS_BIO_WRITE, iov[1], bufs + VSEGS * BS, 0, &b);
+	bio[1].len -= BS;
+	sfs_bdev_submit_batch(bdev, ptrs, 2);
+	assert_int_equal(batch_wait(&b), 2);
+	assert_int_equal(bio[0].error, -EINVAL);
+	assert_int_equal(bio[1].error, -EINVAL);
+	sfs_bdev_stats(bdev, &st);
+	assert_int_equal(st.write_bytes, 4 * VSEGS * BS);
+	sfs_bdev_close(bdev);
+	scratch_drop(&s);
+out:
+	mc_free(rd);
+	mc_free(bufs);
+}
+
+static void test_vectored_bios(void **st)
+{
+	(void)st;
+	for (unsigned m = 0; m < sizeof(modes) / sizeof(modes[0]); m++)
+		run_vectored(modes[m]);
+}
+
 /* Malformed bios and reads past the end reach the caller as errors. */
 static void test_errors_reach_caller(void **st)
 {
@@ -485,6 +574,7 @@ int main(void)
 		cmocka_unit_test(test_unaligned_sync_calls_bounce),
 		cmocka_unit_test(test_flush_after_covered_writes_uring),
 		cmocka_unit_test(test_flush_after_covered_writes_pread),
+		cmocka_unit_test(test_vectored_bios),
 		cmocka_unit_test(test_errors_reach_caller),
 		cmocka_unit_test(test_exclusive_open),
 		cmocka_unit_test(test_create_flag),

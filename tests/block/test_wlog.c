@@ -83,6 +83,51 @@ static void run_records_writes_and_epochs(const char *engine)
 static void test_records_writes_and_epochs_uring(void **st) { (void)st; run_records_writes_and_epochs("engine=uring"); }
 static void test_records_writes_and_epochs_pread(void **st) { (void)st; run_records_writes_and_epochs("engine=psync"); }
 
+static void vec_done(struct sfs_bio *bio)
+{
+	*(int *)bio->private = 1;
+}
+
+/* A vectored bio is logged as one record per segment, each at its own
+ * offset with its own data. */
+static void test_vectored_write_logged_per_segment(void **st)
+{
+	struct sfs_wlog_reader *r;
+	struct sfs_wlog_rec rec;
+	struct sfs_bdev *bdev;
+	struct scratch s;
+	uint8_t *buf = mc_alloc(3 * BS, MC_KERNEL);
+	struct iovec iov[3];
+	int done = 0;
+	struct sfs_bio bio = { .op = SFS_BIO_WRITE, .iov = iov, .nr_iov = 3, .len = 3 * BS,
+			       .off = 10 * BS, .end_io = vec_done, .private = &done };
+
+	(void)st;
+	scratch_make(&s, 64 * BS);
+	bdev = open_logged(&s, NULL);
+	for (unsigned k = 0; k < 3; k++) {
+		iov[k] = (struct iovec){ buf + (2 - k) * BS, BS };
+		pattern_fill(iov[k].iov_base, BS, 10 + k, 4);
+	}
+	sfs_bdev_submit(bdev, &bio);
+	sfs_bdev_drain(bdev);
+	assert_true(done);
+	assert_int_equal(bio.error, 0);
+	sfs_bdev_close(bdev);
+
+	assert_int_equal(sfs_wlog_reader_open(s.log, &r), 0);
+	for (unsigned k = 0; k < 3; k++) {
+		expect(r, SFS_WLOG_WRITE, 1 + k, 0, &rec);
+		assert_int_equal(rec.off, (10 + k) * BS);
+		assert_int_equal(rec.len, BS);
+		assert_true(pattern_check(rec.data, BS, 10 + k, 4));
+	}
+	assert_int_equal(sfs_wlog_reader_next(r, &rec), 0);
+	sfs_wlog_reader_close(r);
+	mc_free(buf);
+	scratch_drop(&s);
+}
+
 static void test_failed_and_dropped_writes_not_logged(void **st)
 {
 	struct sfs_wlog_reader *r;
@@ -159,6 +204,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_records_writes_and_epochs_uring),
 		cmocka_unit_test(test_records_writes_and_epochs_pread),
+		cmocka_unit_test(test_vectored_write_logged_per_segment),
 		cmocka_unit_test(test_failed_and_dropped_writes_not_logged),
 		cmocka_unit_test(test_damaged_log_detected),
 	};
