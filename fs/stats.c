@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "fs/pagecache/pagecache.h"
 #include "fs/balloc.h"
 #include "fs/inode.h"
 
@@ -57,6 +58,8 @@ void sfs_fs_print_stats(struct sfs_fs *fs, FILE *f, int json)
 			",\"hits\":%" PRIu64 ",\"misses\":%" PRIu64 ",\"reads\":%" PRIu64
 			",\"writes\":%" PRIu64 ",\"evicted\":%" PRIu64 "}", bs.buffers, bs.dirty,
 			bs.hits, bs.misses, bs.reads, bs.writes, bs.evicted);
+		fprintf(f, ",\"pagecache\":");
+		sfs_pc_print_stats(fs, f, 1);
 		if (fs->j) {
 			fprintf(f, ",\"journal\":");
 			jnl_print_stats(fs->j, f, 1);
@@ -79,6 +82,8 @@ void sfs_fs_print_stats(struct sfs_fs *fs, FILE *f, int json)
 	fprintf(f, "  buffer cache: %" PRIu64 " buffers (%" PRIu64 " dirty), %" PRIu64 " hits, %"
 		PRIu64 " misses, %" PRIu64 " reads, %" PRIu64 " writes, %" PRIu64 " evicted\n",
 		bs.buffers, bs.dirty, bs.hits, bs.misses, bs.reads, bs.writes, bs.evicted);
+	fprintf(f, "  ");
+	sfs_pc_print_stats(fs, f, 0);
 	if (fs->j)
 		jnl_print_stats(fs->j, f, 0);
 }

@@ -307,8 +307,14 @@ int main(int argc, char **argv)
 						setup, teardown),
 		cmocka_unit_test(test_sequential_write_few_extents),
 	};
+	const struct CMUnitTest seq_only[] = {
+		cmocka_unit_test(test_sequential_write_few_extents),
+	};
 
 	if (test_main_init(argc, argv))
 		return 1;
+	/* "seq": the sequential test alone (the stress suite's 1 GiB run) */
+	if (argc > 2 && !strcmp(argv[2], "seq"))
+		return cmocka_run_group_tests(seq_only, NULL, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -87,6 +87,9 @@ static void run_policy(enum mc_throttle_policy pol, const char *name)
 	assert_true(no_clean_seen > 0);
 	assert_true(completed_while_full > 0);
 	assert_true(s1.wb_completed - s0.wb_completed >= (mib << 20) / 4096);
+	/* direct reclaim met dirty pages: it kicked the writeback thread */
+	assert_true(s1.wb_kicks > s0.wb_kicks);
+	assert_true(ps.kicks > 0);
 	switch (pol) {
 	case MC_POLICY_WRITEBACK:
 		assert_true(ends(&s0, &s1, MC_WAIT_WOKEN) > 0);
