@@ -3,8 +3,8 @@
  * unreferenced ones, and the shrinker that frees them under pressure.
  *
  * Locking: the cache lock covers the hash chains, the LRU, and each
- * inode's ref, holds and state.  Nothing allocates, does I/O or takes
- * another lock of the filesystem while holding it, except releasing a
+ * inode's ref, holds, state and LRU mark.  Nothing allocates, does I/O or
+ * takes another lock of the filesystem while holding it, except releasing a
  * preallocation window (pa_lock, then group held_lock) when an inode's
  * last reference goes.
  *
@@ -31,10 +31,17 @@
  * inode's own and is older than the journal's newest, so fewer fsyncs
  * force a commit they do not need.
  *
+ * The LRU is lazy, as the kernel's inode LRU: an inode found in the cache
+ * is not taken off the list (that would touch both its neighbours, two
+ * cache misses per lookup in a large cache); it is marked referenced
+ * instead, and eviction, working from the tail, takes in-use inodes off
+ * the list and gives referenced ones a second chance at the head.
+ *
  * The hash grows with the number of cached inodes (a lookup walks a chain
- * of at most about two on average): when the count passes twice the
- * buckets, the table is doubled -- allocated outside the lock (nothing
- * allocates under it), then rehashed under it, once per doubling.
+ * of about one on average: each step is a cache miss in a large cache):
+ * when the count passes the buckets, the table is doubled -- allocated
+ * outside the lock (nothing allocates under it), then rehashed under it,
+ * once per doubling.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -95,6 +102,11 @@ static void lru_del_locked(struct sfs_icache *ic, struct sfs_inode_info *ip)
 	ic->nr_lru--;
 }
 
+static bool on_lru_locked(const struct sfs_icache *ic, const struct sfs_inode_info *ip)
+{
+	return ip->lru_prev || ic->lru_head == ip;
+}
+
 static void lru_add_locked(struct sfs_icache *ic, struct sfs_inode_info *ip)
 {
 	ip->lru_prev = NULL;
@@ -116,15 +128,23 @@ static void destroy_inode(struct sfs_inode_info *ip)
 	mc_free(ip);
 }
 
-/* Unhash up to @nr LRU inodes (oldest first) onto *dead; lock held. */
+/* Unhash up to @nr unreferenced LRU inodes (oldest first, a referenced one
+ * gets a second chance) onto *dead; lock held. */
 static size_t evict_locked(struct sfs_icache *ic, size_t nr, struct sfs_inode_info **dead)
 {
-	size_t n = 0;
+	size_t n = 0, budget = 2 * ic->nr_lru + 1;   /* each moves once at most */
 
-	while (n < nr && ic->lru_tail) {
+	while (n < nr && ic->lru_tail && budget--) {
 		struct sfs_inode_info *ip = ic->lru_tail;
 
 		lru_del_locked(ic, ip);
+		if (ip->ref)
+			continue;           /* in use: it comes back at its last iput */
+		if (ip->lru_referenced) {
+			ip->lru_referenced = false;
+			lru_add_locked(ic, ip);
+			continue;
+		}
 		unhash_locked(ic, ip);
 		if (ip->last_tid > ic->evicted_tid)
 			ic->evicted_tid = ip->last_tid;
@@ -149,7 +169,7 @@ static void destroy_list(struct sfs_inode_info *dead)
 
 static bool needs_growth_locked(const struct sfs_icache *ic)
 {
-	return !ic->growing && ic->nr_cached > 2ull * ic->nbuckets &&
+	return !ic->growing && ic->nr_cached > ic->nbuckets &&
 	       ic->nbuckets < HASH_MAX_BUCKETS;
 }
 
@@ -326,8 +346,7 @@ static int iget(struct sfs_fs *fs, uint64_t ino, bool nofail, struct sfs_inode_i
 		mc_cond_wait(&ic->wait, &ic->lock);
 	}
 	if (ip) {
-		if (!ip->ref++)
-			lru_del_locked(ic, ip);
+		ip->ref++;   /* left on the LRU if it is there (see the top) */
 		mc_mutex_unlock(&ic->lock);
 		SFS_STAT(fs, icache_hits, 1);
 		*out = ip;
@@ -451,8 +470,12 @@ void sfs_iput(struct sfs_inode_info *ip)
 	/* Its window is only worth keeping while someone writes. */
 	sfs_pa_discard(fs, ip);
 	if (!ip->d.nlink && ip->state == SFS_I_LIVE) {
+		if (on_lru_locked(ic, ip))
+			lru_del_locked(ic, ip);
 		ip->state = SFS_I_FREEING;
 		free_it = true;
+	} else if (on_lru_locked(ic, ip)) {
+		ip->lru_referenced = true;
 	} else {
 		lru_add_locked(ic, ip);
 		if (fs->opts.inode_cache && ic->nr_lru > fs->opts.inode_cache)

@@ -47,7 +47,8 @@ struct sfs_inode_info {
 	enum sfs_inode_state state;
 	int holds;                     /* front-end holds (part of ref) */
 	struct sfs_inode_info *hnext;  /* hash chain */
-	struct sfs_inode_info *lru_prev, *lru_next;
+	struct sfs_inode_info *lru_prev, *lru_next;   /* may stay while in use (icache.c) */
+	bool lru_referenced;           /* used since it went on the LRU: a second chance */
 
 	mc_rwlock_t rwsem;
 	mc_rwlock_t data_sem;
