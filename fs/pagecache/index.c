@@ -216,17 +216,6 @@ int pc_inode_get(struct sfs_pcache *pc, struct pc_map *m, struct sfs_inode_info 
 	return sfs_iget(pc->fs, m->ino, out);
 }
 
-void pc_inode_put(struct sfs_fs *fs, struct sfs_inode_info *ip)
-{
-	if (!ip)
-		return;
-	/* Its data is on the device: it need not hold up a commit any more,
-	 * and the inode may go once the journal lets go of it. */
-	if (fs->j && ip->ji.ops)
-		jnl_inode_release(fs->j, &ip->ji);
-	sfs_iput(ip);
-}
-
 /* ---- shrinker: clean pages, coldest first ---- */
 
 static size_t pc_count(struct mc_shrinker *s, struct mc_shrink_control *sc)

@@ -140,9 +140,8 @@ int pc_map_get(struct sfs_pcache *pc, struct sfs_inode_info *ip, struct pc_map *
 void pc_set_dirty(struct sfs_pcache *pc, struct pc_page *pg);   /* from CLEAN/new */
 void pc_set_clean(struct sfs_pcache *pc, struct pc_page *pg);   /* from READING/WRITEBACK */
 /* Writeback's reference on the inode of @m (found by number: the map
- * outlives the in-memory inode), and its release. */
+ * outlives the in-memory inode). */
 int pc_inode_get(struct sfs_pcache *pc, struct pc_map *m, struct sfs_inode_info **out);
-void pc_inode_put(struct sfs_fs *fs, struct sfs_inode_info *ip);
 
 /* writeback.c */
 /* Write back up to @max dirty pages of @m in [from, end) (one batch);

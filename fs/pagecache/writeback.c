@@ -397,10 +397,15 @@ long pc_writeback_map(struct sfs_pcache *pc, struct pc_map *m, uint64_t from, ui
 	PC_STAT(pc, wb_pages, nr);
 out:
 	mc_mempool_free(pc->wb_pool, b);
+	/* This batch's data is on the device: the inode need not hold up a
+	 * commit any more.  Under the map's lock, so that it cannot unlink
+	 * the attachment of a batch another thread starts next. */
+	if (fs->j && ip->ji.ops)
+		jnl_inode_release(fs->j, &ip->ji);
 	mc_mutex_unlock(&m->wb_lock);
 	/* After the lock: the last reference of an unlinked inode frees it,
 	 * and freeing drops this map's pages. */
-	pc_inode_put(fs, ip);
+	sfs_iput(ip);
 	return ret ? ret : (long)nr;
 }
 
