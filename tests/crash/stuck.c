@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "stuck.h"
 
@@ -24,6 +25,25 @@ void crash_stuck_at(const char *fmt, ...)
 	pthread_mutex_unlock(&lock);
 }
 
+/* Every thread's stack, from gdb when the machine has it: a hang is only
+ * worth reporting with what each thread was waiting for. */
+static void dump_threads(void)
+{
+	char pid[24];
+	pid_t child;
+
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	child = fork();
+	if (child == 0) {
+		dup2(2, 1);
+		execlp("gdb", "gdb", "-p", pid, "-batch", "-nx", "-ex", "thread apply all bt",
+		       (char *)NULL);
+		_exit(127);
+	}
+	if (child > 0)
+		waitpid(child, NULL, 0);
+}
+
 static void *watch(void *arg)
 {
 	(void)arg;
@@ -36,6 +56,7 @@ static void *watch(void *arg)
 			fprintf(stderr, "scopefs-crash: STUCK: no progress for %ld s at %s\n",
 				idle, where);
 			fflush(NULL);
+			dump_threads();
 			abort();
 		}
 		pthread_mutex_unlock(&lock);
