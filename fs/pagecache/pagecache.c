@@ -138,7 +138,7 @@ void sfs_pc_stats(struct sfs_fs *fs, struct sfs_pc_stats *o)
 	G(reads); G(read_pages); G(ra_pages); G(hits); G(writes); G(dirtied);
 	G(wb_batches); G(wb_pages); G(wb_allocs); G(wb_errors); G(shrunk);
 	G(shrink_no_clean); G(balance_sleeps); G(balance_ns); G(discarded);
-	G(kicks); G(thread_rounds);
+	G(kicks); G(thread_rounds); G(bios);
 #undef G
 	o->dirty_limit = pc_dirty_limit(false);
 	o->bg_limit = pc_dirty_limit(true);
@@ -156,12 +156,13 @@ void sfs_pc_print_stats(struct sfs_fs *fs, FILE *f, int json)
 			"\"ra_pages\":%llu,\"hits\":%llu,\"writes\":%llu,\"dirtied\":%llu,"
 			"\"wb_batches\":%llu,\"wb_pages\":%llu,\"wb_allocs\":%llu,\"wb_errors\":%llu,"
 			"\"shrunk\":%llu,\"shrink_no_clean\":%llu,\"balance_sleeps\":%llu,"
-			"\"balance_ns\":%llu,\"discarded\":%llu,\"kicks\":%llu,\"dirty_limit\":%llu}",
+			"\"balance_ns\":%llu,\"discarded\":%llu,\"kicks\":%llu,\"dirty_limit\":%llu,"
+			"\"bios\":%llu}",
 			U(s.pages), U(s.clean), U(s.dirty), U(s.writeback), U(s.delayed),
 			U(s.reserved_md), U(s.reads), U(s.read_pages), U(s.ra_pages), U(s.hits),
 			U(s.writes), U(s.dirtied), U(s.wb_batches), U(s.wb_pages), U(s.wb_allocs),
 			U(s.wb_errors), U(s.shrunk), U(s.shrink_no_clean), U(s.balance_sleeps),
-			U(s.balance_ns), U(s.discarded), U(s.kicks), U(s.dirty_limit));
+			U(s.balance_ns), U(s.discarded), U(s.kicks), U(s.dirty_limit), U(s.bios));
 		return;
 	}
 	fprintf(f, "page cache: %llu pages (%llu clean, %llu dirty, %llu writeback, %llu delayed), "
@@ -171,8 +172,8 @@ void sfs_pc_print_stats(struct sfs_fs *fs, FILE *f, int json)
 		"(%llu pages dirtied)\n", U(s.reads), U(s.read_pages), U(s.ra_pages), U(s.hits),
 		U(s.writes), U(s.dirtied));
 	fprintf(f, "  writeback %llu batches, %llu pages, %llu allocations, %llu errors; "
-		"discarded %llu\n", U(s.wb_batches), U(s.wb_pages), U(s.wb_allocs), U(s.wb_errors),
-		U(s.discarded));
+		"discarded %llu; %llu device requests\n", U(s.wb_batches), U(s.wb_pages),
+		U(s.wb_allocs), U(s.wb_errors), U(s.discarded), U(s.bios));
 	fprintf(f, "  shrunk %llu (no clean page while dirty: %llu); balance sleeps %llu "
 		"(%.3f s); kicks %llu; limits %llu / %llu pages\n", U(s.shrunk),
 		U(s.shrink_no_clean), U(s.balance_sleeps), (double)s.balance_ns / 1e9, U(s.kicks),

@@ -103,6 +103,7 @@ struct sfs_pc_stats {
 	uint64_t reserved_md;                               /* now: tree blocks reserved */
 	uint64_t reads, read_pages, ra_pages, hits;
 	uint64_t writes, dirtied, wb_batches, wb_pages, wb_allocs, wb_errors;
+	uint64_t bios;               /* device requests, reads and writes (runs merged) */
 	uint64_t shrunk, shrink_no_clean;   /* reclaim found no clean page while data was dirty */
 	uint64_t balance_sleeps, balance_ns, discarded;
 	uint64_t kicks, thread_rounds;

@@ -67,7 +67,7 @@ struct sfs_pcache {
 		_Atomic uint64_t reads, read_pages, ra_pages, hits, writes, dirtied;
 		_Atomic uint64_t wb_batches, wb_pages, wb_allocs, wb_errors, shrunk;
 		_Atomic uint64_t shrink_no_clean, balance_sleeps, balance_ns, discarded;
-		_Atomic uint64_t kicks, thread_rounds;
+		_Atomic uint64_t kicks, thread_rounds, bios;
 	} st;
 };
 
@@ -80,6 +80,7 @@ struct pc_batch {
 	atomic_int error;
 	sem_t done;
 	struct sfs_bio bio[SFS_PC_BATCH];
+	struct iovec iov[SFS_PC_BATCH];  /* pc_batch_run: pages merged into vectored bios */
 	struct pc_page *pg[SFS_PC_BATCH];
 	bool fresh[SFS_PC_BATCH];     /* block allocated for this write (ordered) */
 	bool unwritten[SFS_PC_BATCH]; /* block is unwritten: convert after the write */
