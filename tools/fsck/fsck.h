@@ -57,6 +57,7 @@ struct fsck {
 	bool sb_dirty;               /* rewrite the primary superblock */
 	bool backup_dirty;           /* rewrite the backup superblock */
 	bool jsb_ok;                 /* journal superblock usable */
+	bool replayed;               /* pass 1c replayed the journal: pass 1 must run again */
 
 	/* pass 1b */
 	uint8_t *gdt_dirty;          /* per GDT block: rewrite primary */

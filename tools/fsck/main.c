@@ -150,6 +150,21 @@ static void release(struct fsck *f)
 	sfs_image_unlock(f->lock_fd);
 }
 
+/* Forget what pass 1 read and decided (fixes are found again). */
+static void restart(struct fsck *f)
+{
+	if (f->sbi_ready)
+		sfs_sb_info_destroy(&f->sbi);
+	memset(&f->sbi, 0, sizeof(f->sbi));
+	f->sbi_ready = false;
+	mc_free(f->gdt_dirty);
+	f->gdt_dirty = NULL;
+	f->sb_source = 0;
+	f->sb_dirty = f->backup_dirty = f->backup_gdt_dirty = false;
+	f->jsb_ok = false;
+	f->replayed = false;
+}
+
 static int exit_code(const struct fsck *f)
 {
 	int code = FSCK_OK;
@@ -228,6 +243,17 @@ int main(int argc, char **argv)
 		goto out;
 	if (fsck_pass_journal(&f) < 0 || f.preen_abort || fsck_cancelled)
 		goto out;
+	if (f.replayed) {
+		/* The superblock and descriptors pass 1 read predate the replay
+		 * (it may have brought newer copies of both): read everything
+		 * again, as e2fsck restarts after recovering its journal. */
+		if (f.mode != FSCK_PREEN)
+			printf("Journal replayed: restarting pass 1\n");
+		restart(&f);
+		if (fsck_pass_super(&f) < 0 || fsck_pass_groups(&f) < 0 || f.preen_abort ||
+		    fsck_cancelled || fsck_pass_journal(&f) < 0 || f.preen_abort || fsck_cancelled)
+			goto out;
+	}
 	if (f.mode != FSCK_PREEN)
 		printf("Pass 2: inodes and the blocks they own\n");
 	if (fsck_pass_inodes(&f) < 0 || f.preen_abort || fsck_cancelled)

@@ -230,6 +230,7 @@ static int fsck_journal_replay(struct fsck *f)
 	}
 	f->sbi.sb.feature_incompat &= ~SFS_FEATURE_INCOMPAT_RECOVER;
 	f->sb_dirty = true;
+	f->replayed = true;
 	return 0;
 }
 
