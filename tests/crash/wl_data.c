@@ -29,7 +29,7 @@
 #include "fs/block/bdev.h"
 #include "fs/fs.h"
 #include "fs/namespace/namespace.h"
-#include "mkfs/mkfs.h"
+#include "fskit.h"
 #include "workload.h"
 
 #define ROOT 2u
@@ -143,55 +143,23 @@ static const char *describe(const struct step *s, unsigned len, char *buf, size_
 
 /* ---- the file system --------------------------------------------------------------- */
 
-static int mount_with(const char *path, const char *bdev, bool writeback, struct sfs_fs **fs,
-		      char *err, size_t errlen)
-{
-	struct sfs_mount_opts o;
-	char msg[256];
-	int ret;
-
-	sfs_mount_opts_default(&o);
-	snprintf(o.bdev, sizeof(o.bdev), "%s", bdev);
-	o.commit_ms = 60000;
-	o.data = writeback ? SFS_DATA_WRITEBACK : SFS_DATA_ORDERED;
-	ret = sfs_fs_mount(path, &o, fs, msg, sizeof(msg));
-	if (ret)
-		snprintf(err, errlen, "mount: %s (%d)", msg, ret);
-	return ret;
-}
-
 /* Every block of the image holds the marker, then mkfs keeps what it
  * does not write (-K): the free blocks are stale data. */
 static int prepare(const char *path, unsigned seed, char *err, size_t errlen)
 {
-	struct mkfs_opts o;
-	struct mkfs_result res;
-	struct sfs_sb_info sbi;
-	struct sfs_geo geo;
-	struct sfs_bdev *bdev;
 	struct sfs_fs *fs;
 	struct sfs_cred cr = { 0 };
 	struct sfs_attr a;
 	uint64_t *blk;
 	uint8_t *buf;
-	int fd, ret;
+	int fd, ret = 0;
 
 	(void)seed;
-	memset(&o, 0, sizeof(o));
-	o.image = path;
-	o.geo.size = 16 << 20;
-	o.geo.journal_bytes = -1;
-	o.quiet = true;
-	o.keep = true;
-	unlink(path);
-	ret = sfs_geo_compute(&o.geo, &geo, err, errlen);
-	if (ret)
-		return ret;
 	blk = malloc(BS);
 	for (unsigned i = 0; i < BS / 8; i++)
 		blk[i] = MARKER;
 	fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0644);
-	for (uint64_t b = 0; fd >= 0 && b < geo.block_count; b++)
+	for (uint64_t b = 0; fd >= 0 && b < FSKIT_IMAGE_BYTES / BS; b++)
 		if (pwrite(fd, blk, BS, (off_t)(b * BS)) != BS)
 			ret = -EIO;
 	if (fd < 0 || close(fd) || ret) {
@@ -200,21 +168,10 @@ static int prepare(const char *path, unsigned seed, char *err, size_t errlen)
 		return -EIO;
 	}
 	free(blk);
-	ret = sfs_bdev_open(path, 0, NULL, &bdev);
-	if (ret) {
-		snprintf(err, errlen, "open: %d", ret);
+	ret = fskit_mkfs(path, true, err, errlen);
+	if (ret)
 		return ret;
-	}
-	ret = mkfs_prepare(&o, &geo, &sbi);
-	if (!ret)
-		ret = mkfs_write(&o, &sbi, bdev, &res);
-	sfs_bdev_close(bdev);
-	sfs_sb_info_destroy(&sbi);
-	if (ret) {
-		snprintf(err, errlen, "mkfs: %d", ret);
-		return ret;
-	}
-	ret = mount_with(path, "cache=buffered", false, &fs, err, errlen);
+	ret = fskit_mount(path, "cache=buffered", 60000, false, &fs, err, errlen);
 	if (ret)
 		return ret;
 	buf = malloc(START_BYTES);
@@ -259,7 +216,7 @@ static int run_common(const char *path, const char *opts, unsigned id, bool writ
 	char label[32];
 	int ret;
 
-	ret = mount_with(path, opts, writeback, &fs, err, errlen);
+	ret = fskit_mount(path, opts, 60000, writeback, &fs, err, errlen);
 	if (ret) {
 		free(buf);
 		return ret;
@@ -342,7 +299,7 @@ static int check(const char *path, const char *opts, const char *mark, unsigned 
 		if (i < acked)
 			acked_size = size;
 	}
-	ret = mount_with(path, opts, false, &fs, err, errlen);
+	ret = fskit_mount(path, opts, 60000, false, &fs, err, errlen);
 	if (ret)
 		return ret;
 	ret = file_ino(fs, &ino, err, errlen);

@@ -53,7 +53,7 @@
 #include "fs/block/bdev.h"
 #include "fs/fs.h"
 #include "fs/namespace/namespace.h"
-#include "mkfs/mkfs.h"
+#include "fskit.h"
 #include "workload.h"
 
 #define ROOT 2u
@@ -274,22 +274,6 @@ static const char *describe(const struct step *s, unsigned len, char *buf, size_
 
 /* ---- the file system ------------------------------------------------------- */
 
-static int mount_with(const char *path, const char *bdev, uint32_t commit_ms, struct sfs_fs **fs,
-		      char *err, size_t errlen)
-{
-	struct sfs_mount_opts o;
-	char msg[256];
-	int ret;
-
-	sfs_mount_opts_default(&o);
-	snprintf(o.bdev, sizeof(o.bdev), "%s", bdev);
-	o.commit_ms = commit_ms;
-	ret = sfs_fs_mount(path, &o, fs, msg, sizeof(msg));
-	if (ret)
-		snprintf(err, errlen, "mount: %s (%d)", msg, ret);
-	return ret;
-}
-
 static int file_ino(struct sfs_fs *fs, uint64_t *ino, char *err, size_t errlen)
 {
 	struct sfs_attr a;
@@ -303,11 +287,6 @@ static int file_ino(struct sfs_fs *fs, uint64_t *ino, char *err, size_t errlen)
 
 static int prepare(const char *path, unsigned seed, char *err, size_t errlen)
 {
-	struct mkfs_opts o;
-	struct mkfs_result res;
-	struct sfs_sb_info sbi;
-	struct sfs_geo geo;
-	struct sfs_bdev *bdev;
 	struct sfs_fs *fs;
 	struct sfs_cred cr = { 0 };
 	struct sfs_attr a;
@@ -315,31 +294,10 @@ static int prepare(const char *path, unsigned seed, char *err, size_t errlen)
 	int ret;
 
 	(void)seed;
-	memset(&o, 0, sizeof(o));
-	o.image = path;
-	o.geo.size = 16 << 20;
-	o.geo.journal_bytes = -1;
-	o.quiet = true;
-	unlink(path);
-	ret = sfs_geo_compute(&o.geo, &geo, err, errlen);
-	if (!ret)
-		ret = sfs_bdev_open(path, SFS_BDEV_CREATE, NULL, &bdev);
-	if (ret) {
-		snprintf(err, errlen, "mkfs: %d", ret);
+	ret = fskit_mkfs(path, false, err, errlen);
+	if (ret)
 		return ret;
-	}
-	ret = mkfs_prepare(&o, &geo, &sbi);
-	if (!ret)
-		ret = sfs_bdev_set_size(bdev, geo.block_count << geo.block_log);
-	if (!ret)
-		ret = mkfs_write(&o, &sbi, bdev, &res);
-	sfs_bdev_close(bdev);
-	sfs_sb_info_destroy(&sbi);
-	if (ret) {
-		snprintf(err, errlen, "mkfs: %d", ret);
-		return ret;
-	}
-	ret = mount_with(path, "cache=buffered", 0, &fs, err, errlen);
+	ret = fskit_mount(path, "cache=buffered", 0, false, &fs, err, errlen);
 	if (ret)
 		return ret;
 	buf = malloc(START_BYTES);
@@ -398,7 +356,7 @@ static int run_common(const char *path, const char *opts, unsigned id, bool lie,
 	int ret;
 
 	m_init(&m);
-	ret = mount_with(path, opts, 60000, &fs, err, errlen);
+	ret = fskit_mount(path, opts, 60000, false, &fs, err, errlen);
 	if (ret)
 		return ret;
 	ret = file_ino(fs, &ino, err, errlen);
@@ -529,7 +487,7 @@ static int check(const char *path, const char *opts, const char *mark, unsigned 
 	if (mark)
 		sscanf(mark, "ack %u", &acked);
 	describe(s, len, seq, sizeof(seq));
-	ret = mount_with(path, opts, 0, &fs, err, errlen);
+	ret = fskit_mount(path, opts, 0, false, &fs, err, errlen);
 	if (ret)
 		return ret;
 	ret = sfs_orphan_replay(fs, NULL);

@@ -1,0 +1,65 @@
+/* Image making and mounting for the filesystem workloads (fskit.h). */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs/block/bdev.h"
+#include "fs/format/geometry.h"
+#include "fs/format/mount.h"
+#include "mkfs/mkfs.h"
+#include "fskit.h"
+
+int fskit_mkfs(const char *path, bool keep, char *err, size_t errlen)
+{
+	struct mkfs_opts o;
+	struct mkfs_result res;
+	struct sfs_sb_info sbi;
+	struct sfs_geo geo;
+	struct sfs_bdev *bdev;
+	int ret;
+
+	memset(&o, 0, sizeof(o));
+	o.image = path;
+	o.geo.size = FSKIT_IMAGE_BYTES;
+	o.geo.journal_bytes = -1;
+	o.quiet = true;
+	o.keep = keep;
+	if (!keep)
+		unlink(path);
+	ret = sfs_geo_compute(&o.geo, &geo, err, errlen);
+	if (!ret)
+		ret = sfs_bdev_open(path, keep ? 0 : SFS_BDEV_CREATE, NULL, &bdev);
+	if (ret) {
+		snprintf(err, errlen, "mkfs: %d", ret);
+		return ret;
+	}
+	ret = mkfs_prepare(&o, &geo, &sbi);
+	if (!ret && !keep)
+		ret = sfs_bdev_set_size(bdev, geo.block_count << geo.block_log);
+	if (!ret)
+		ret = mkfs_write(&o, &sbi, bdev, &res);
+	sfs_bdev_close(bdev);
+	sfs_sb_info_destroy(&sbi);
+	if (ret)
+		snprintf(err, errlen, "mkfs: %d", ret);
+	return ret;
+}
+
+int fskit_mount(const char *path, const char *bdev, uint32_t commit_ms, bool writeback,
+		struct sfs_fs **fs, char *err, size_t errlen)
+{
+	struct sfs_mount_opts o;
+	char msg[256];
+	int ret;
+
+	sfs_mount_opts_default(&o);
+	/* Set directly: this field takes the block layer's own syntax. */
+	snprintf(o.bdev, sizeof(o.bdev), "%s", bdev);
+	if (commit_ms)
+		o.commit_ms = commit_ms;
+	o.data = writeback ? SFS_DATA_WRITEBACK : SFS_DATA_ORDERED;
+	ret = sfs_fs_mount(path, &o, fs, msg, sizeof(msg));
+	if (ret)
+		snprintf(err, errlen, "mount: %s (%d)", msg, ret);
+	return ret;
+}

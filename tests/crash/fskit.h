@@ -1,0 +1,24 @@
+/*
+ * Pieces the filesystem-level workloads (ns, trunc, data) share: making
+ * the 16 MiB image they start from with the library's mkfs code, and
+ * mounting it with a block-layer option string.
+ */
+#ifndef CRASH_FSKIT_H
+#define CRASH_FSKIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "fs/fs.h"
+
+#define FSKIT_IMAGE_BYTES (16u << 20)
+
+/* mkfs @path (FSKIT_IMAGE_BYTES, default journal).  With @keep the file
+ * must exist at its full size and what mkfs does not write stays (-K). */
+int fskit_mkfs(const char *path, bool keep, char *err, size_t errlen);
+/* Mount with block-layer options @bdev (their own syntax), a commit
+ * interval (0 = default) and data=writeback when @writeback. */
+int fskit_mount(const char *path, const char *bdev, uint32_t commit_ms, bool writeback,
+		struct sfs_fs **fs, char *err, size_t errlen);
+
+#endif
