@@ -11,40 +11,75 @@
  * progress, as the kernel's slow path does at its very end.
  */
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include "alloc/internal.h"
 
 #define DEFAULT_RETRIES 16      /* the kernel's MAX_RECLAIM_RETRIES */
 
-static mc_wb_kick_fn kick_fn;
-static void *kick_arg;
+static pthread_mutex_t kick_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t kick_idle = PTHREAD_COND_INITIALIZER;
+static struct mc_wb_kicker *kickers;
 
-void mc_set_writeback_kick(mc_wb_kick_fn fn, void *arg)
+void mc_writeback_kicker_register(struct mc_wb_kicker *k)
 {
-	kick_arg = arg;
-	__atomic_store_n(&kick_fn, fn, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&kick_lock);
+	k->active = 0;
+	k->registered = 1;
+	k->next = kickers;
+	kickers = k;
+	pthread_mutex_unlock(&kick_lock);
+}
+
+/* As for shrinkers: mark it dead, wait for its callbacks, then unlink it,
+ * so a kick coming back from a callback can always follow k->next. */
+void mc_writeback_kicker_unregister(struct mc_wb_kicker *k)
+{
+	pthread_mutex_lock(&kick_lock);
+	k->registered = 0;
+	while (k->active)
+		pthread_cond_wait(&kick_idle, &kick_lock);
+	for (struct mc_wb_kicker **pp = &kickers; *pp; pp = &(*pp)->next)
+		if (*pp == k) {
+			*pp = k->next;
+			break;
+		}
+	pthread_mutex_unlock(&kick_lock);
 }
 
 /*
- * Wake the writeback side.  Runs in reclaim context, like the kernel waking
- * the flushers from inside PF_MEMALLOC: the callback's own allocations
- * cannot recurse into reclaim, and any lock it takes is learned as taken in
- * reclaim reachable from every context (it runs whatever the flags).
+ * Wake the writeback side of every filesystem.  Runs in reclaim context,
+ * like the kernel waking the flushers from inside PF_MEMALLOC: the
+ * callbacks' own allocations cannot recurse into reclaim, and any lock
+ * they take is learned as taken in reclaim reachable from every context
+ * (they run whatever the flags).
  */
 static void kick_writeback(struct mc_thread *t, size_t bytes)
 {
-	mc_wb_kick_fn fn = __atomic_load_n(&kick_fn, __ATOMIC_ACQUIRE);
+	size_t pages = (bytes + PAGE_SZ - 1) / PAGE_SZ;
 	mc_scope_t tok;
+	bool kicked = false;
 
-	if (!fn)
-		return;
-	mc_writeback_kicked();
-	tok = mc_memalloc_save();
-	t->in_reclaim++;
-	t->reclaim_needs = 0;
-	fn(kick_arg, (bytes + PAGE_SZ - 1) / PAGE_SZ);
-	t->in_reclaim--;
-	mc_memalloc_restore(tok);
+	pthread_mutex_lock(&kick_lock);
+	for (struct mc_wb_kicker *k = kickers; k; k = k->next) {
+		if (!k->registered)
+			continue;
+		k->active++;
+		pthread_mutex_unlock(&kick_lock);
+		if (!kicked)
+			mc_writeback_kicked();
+		kicked = true;
+		tok = mc_memalloc_save();
+		t->in_reclaim++;
+		t->reclaim_needs = 0;
+		k->fn(k->arg, pages);
+		t->in_reclaim--;
+		mc_memalloc_restore(tok);
+		pthread_mutex_lock(&kick_lock);
+		if (--k->active == 0)
+			pthread_cond_broadcast(&kick_idle);
+	}
+	pthread_mutex_unlock(&kick_lock);
 }
 
 struct progress {

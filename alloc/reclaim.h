@@ -19,9 +19,23 @@ void mc_writeback_submitted(size_t pages);
 void mc_writeback_completed(size_t pages);
 size_t mc_writeback_inflight(void);
 
-/* Filesystem: reclaim asks writeback to clean about @pages pages. Must not block. */
+/*
+ * Filesystem: reclaim asks writeback to clean about @pages pages.  Must not
+ * block.  One kicker per mounted filesystem: a kick calls every one
+ * registered.  Unregistering waits for a kick running the kicker (so its
+ * @arg may be freed after), and must not be done from its own callback.
+ */
 typedef void (*mc_wb_kick_fn)(void *arg, size_t pages);
-void mc_set_writeback_kick(mc_wb_kick_fn fn, void *arg);
+struct mc_wb_kicker {
+	mc_wb_kick_fn fn;
+	void *arg;
+	/* private */
+	struct mc_wb_kicker *next;
+	unsigned active;
+	int registered;
+};
+void mc_writeback_kicker_register(struct mc_wb_kicker *k);
+void mc_writeback_kicker_unregister(struct mc_wb_kicker *k);
 
 /* Run reclaim for @bytes with @flags' context (scopes apply); returns bytes freed. */
 size_t mc_reclaim(size_t bytes, mc_flags_t flags);

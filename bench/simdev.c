@@ -17,6 +17,7 @@ struct simdev {
 	int stop;
 	size_t written;
 	pthread_t thread;
+	struct mc_wb_kicker kicker;
 };
 
 static void sleep_ns(uint64_t ns)
@@ -112,7 +113,8 @@ struct simdev *simdev_start(double rate, unsigned burst_ms)
 	d->rate = rate;
 	d->burst_ms = burst_ms;
 	pthread_create(&d->thread, NULL, device_main, d);
-	mc_set_writeback_kick(kick, d);
+	d->kicker = (struct mc_wb_kicker){ .fn = kick, .arg = d };
+	mc_writeback_kicker_register(&d->kicker);
 	return d;
 }
 
@@ -132,7 +134,7 @@ void simdev_stop(struct simdev *d)
 	pthread_cond_signal(&d->cv);
 	pthread_mutex_unlock(&d->lock);
 	pthread_join(d->thread, NULL);
-	mc_set_writeback_kick(NULL, NULL);
+	mc_writeback_kicker_unregister(&d->kicker);
 	free(d->q);
 	free(d);
 }

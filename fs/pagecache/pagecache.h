@@ -22,7 +22,7 @@
  *  - Dirty limits: above background_ratio of the budget the thread is
  *    woken; above dirty_ratio a writer sleeps in proportion to the measured
  *    writeback rate (balance_dirty_pages).  Direct reclaim kicks the thread
- *    (mc_set_writeback_kick) and throttles in alloc/ with its policy.
+ *    (mc_writeback_kicker_register, one per mount) and throttles in alloc/ with its policy.
  *  - Pages are indexed by inode number, not by the in-memory inode: the
  *    inode cache may drop an inode with dirty pages; writeback takes its
  *    own reference for a batch (and releases the ordered-data link before

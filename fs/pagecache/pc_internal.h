@@ -61,6 +61,7 @@ struct sfs_pcache {
 	bool thread_started;
 	atomic_bool stop;
 	sem_t kick;                   /* wakes the thread without a lock */
+	struct mc_wb_kicker kicker;   /* reclaim's way to it (one per mount) */
 	atomic_uint_fast64_t kick_pages;
 	pthread_cond_t balance;       /* writers waiting under the dirty limit */
 	struct {

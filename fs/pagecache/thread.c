@@ -148,7 +148,8 @@ int pc_thread_start(struct sfs_pcache *pc)
 		return ret;
 	}
 	pc->thread_started = true;
-	mc_set_writeback_kick(reclaim_kick, pc);
+	pc->kicker = (struct mc_wb_kicker){ .fn = reclaim_kick, .arg = pc };
+	mc_writeback_kicker_register(&pc->kicker);
 	return 0;
 }
 
@@ -156,7 +157,7 @@ void pc_thread_stop(struct sfs_pcache *pc)
 {
 	if (!pc->thread_started)
 		return;
-	mc_set_writeback_kick(NULL, NULL);
+	mc_writeback_kicker_unregister(&pc->kicker);
 	atomic_store(&pc->stop, true);
 	sem_post(&pc->kick);
 	pthread_join(pc->thread, NULL);

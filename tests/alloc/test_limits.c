@@ -224,10 +224,63 @@ static void test_kick_allocating_does_not_recurse(void **state)
 	(void)state;
 	setup_budget("budget=4M,background=off,throttle_timeout=10ms");
 	hog_fill(&h, 4096);
-	mc_set_writeback_kick(alloc_in_kick, NULL);
+	struct mc_wb_kicker k = { .fn = alloc_in_kick };
+	mc_writeback_kicker_register(&k);
 	assert_null(mc_alloc_named("test.kick_trigger", 4096, MC_KERNEL | MC_NOWARN));
-	mc_set_writeback_kick(NULL, NULL);
+	mc_writeback_kicker_unregister(&k);
 	assert_int_equal(kick_max, 1);
+	hog_free(&h);
+	setup_budget(NULL);
+}
+
+/* One kicker per mounted filesystem: a kick reaches every one, and
+ * unregistering waits for a kick running the kicker (a filesystem may
+ * free what its kicker points to right after). */
+static _Atomic unsigned kicked_a, kicked_b;
+static atomic_bool in_slow_kick, slow_kick_done;
+static void kick_a(void *arg, size_t pages)
+{
+	(void)arg;
+	(void)pages;
+	kicked_a++;
+}
+
+static void kick_slow(void *arg, size_t pages)
+{
+	(void)arg;
+	(void)pages;
+	kicked_b++;
+	atomic_store(&in_slow_kick, true);
+	usleep(200 * 1000);
+	atomic_store(&slow_kick_done, true);
+}
+
+static void *trigger_kick(void *arg)
+{
+	(void)arg;
+	mc_free(mc_alloc_named("test.kick_trigger", 4096, MC_KERNEL | MC_NOWARN));
+	return NULL;
+}
+
+static void test_every_kicker_is_kicked_and_unregister_waits(void **state)
+{
+	struct mc_wb_kicker a = { .fn = kick_a }, b = { .fn = kick_slow };
+	struct hog h = { 0 };
+	pthread_t t;
+	(void)state;
+	setup_budget("budget=4M,background=off,throttle_timeout=10ms");
+	hog_fill(&h, 4096);
+	mc_writeback_kicker_register(&a);
+	mc_writeback_kicker_register(&b);
+	pthread_create(&t, NULL, trigger_kick, NULL);
+	while (!atomic_load(&in_slow_kick))
+		usleep(1000);
+	mc_writeback_kicker_unregister(&b);
+	assert_true(atomic_load(&slow_kick_done));   /* waited for the running kick */
+	pthread_join(t, NULL);
+	mc_writeback_kicker_unregister(&a);
+	assert_true(kicked_a > 0);
+	assert_true(kicked_b > 0);
 	hog_free(&h);
 	setup_budget(NULL);
 }
@@ -376,6 +429,7 @@ int main(void)
 		cmocka_unit_test(test_span_reuse_never_zeroes_live_objects),
 		cmocka_unit_test(test_unregister_during_a_pass),
 		cmocka_unit_test(test_kick_allocating_does_not_recurse),
+		cmocka_unit_test(test_every_kicker_is_kicked_and_unregister_waits),
 		cmocka_unit_test(test_watchdog_handler_may_allocate),
 		cmocka_unit_test(test_mempools_are_not_open_coded_retries),
 		cmocka_unit_test(test_background_reclaimer_idles_under_congestion),

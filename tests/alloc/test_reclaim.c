@@ -472,7 +472,8 @@ static void test_four_threads_under_tight_budget_no_deadlock_no_stall(void **sta
 	dev.cap = 4096;          /* 16 MiB of dirty pages: more than the budget */
 	dev.q = calloc(dev.cap, sizeof(void *));
 	tcache_init(&stress_cache, "test-stress-cache", MC_FS, 2048);
-	mc_set_writeback_kick(dev_kick, NULL);
+	struct mc_wb_kicker kicker = { .fn = dev_kick };
+	mc_writeback_kicker_register(&kicker);
 	mc_stats_snapshot(&a);
 	pthread_create(&d, NULL, device_main, NULL);
 	for (int i = 0; i < 4; i++)
@@ -482,7 +483,7 @@ static void test_four_threads_under_tight_budget_no_deadlock_no_stall(void **sta
 	atomic_store(&dev.stop, 1);
 	dev_kick(NULL, 0);
 	pthread_join(d, NULL);
-	mc_set_writeback_kick(NULL, NULL);
+	mc_writeback_kicker_unregister(&kicker);
 	mc_stats_snapshot(&b);
 	tcache_destroy(&stress_cache);
 	free(dev.q);
