@@ -333,6 +333,7 @@ long pc_writeback_map(struct sfs_pcache *pc, struct pc_map *m, uint64_t from, ui
 	struct pc_batch *b;
 	uint64_t consumed = 0;
 	bool any_delayed = false;
+	mc_scope_t tok;
 	unsigned nr;
 	int ret = 0;
 
@@ -348,8 +349,12 @@ long pc_writeback_map(struct sfs_pcache *pc, struct pc_map *m, uint64_t from, ui
 	 * map's writeback lock. */
 	if (!ip->ji.ops)
 		jnl_inode_init(&ip->ji, &pc_ordered_ops, ip);
-	/* No direct reclaim: it falls back to the pool's reserve at once. */
-	b = mc_mempool_alloc(pc->wb_pool, MC_NOFS);
+	/* No direct reclaim: it falls back to the pool's reserve at once.
+	 * m->wb_lock is held, so no FS reclaim either: a scope, as
+	 * everywhere in fs/, not a flag. */
+	tok = mc_nofs_save();
+	b = mc_mempool_alloc(pc->wb_pool, MC_KERNEL);
+	mc_nofs_restore(tok);
 	b->nr = 0;
 	b->mapped = 0;
 	b->ordered_counted = false;
