@@ -1,6 +1,9 @@
 /* Image making and mounting for the filesystem workloads (fskit.h). */
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fs/block/bdev.h"
@@ -62,4 +65,57 @@ int fskit_mount(const char *path, const char *bdev, uint32_t commit_ms, bool wri
 	if (ret)
 		snprintf(err, errlen, "mount: %s (%d)", msg, ret);
 	return ret;
+}
+
+int fskit_fsck(const char *path, const char *who, char *err, size_t errlen)
+{
+	static int warned;
+	char exe[PATH_MAX], tool[PATH_MAX + 32];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+	pid_t pid;
+	int status;
+
+	if (n <= 0)
+		return 0;
+	exe[n] = 0;
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return 0;
+	*slash = 0;
+	snprintf(tool, sizeof(tool), "%s/../../tools/fsck.scopefs", exe);
+	if (access(tool, X_OK)) {
+		if (!warned++)
+			fprintf(stderr, "scopefs-crash: %s: no fsck.scopefs next to this program: "
+				"fsck not run\n", who);
+		return 0;
+	}
+	pid = fork();
+	if (pid < 0)
+		return 0;
+	if (!pid) {
+		int null = open("/dev/null", O_WRONLY);
+
+		if (null >= 0) {
+			dup2(null, 1);
+			dup2(null, 2);
+		}
+		execl(tool, tool, "-fn", path, (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		snprintf(err, errlen, "fsck -fn exits %d: run %s -fn on the kept image",
+			 WIFEXITED(status) ? WEXITSTATUS(status) : -1, tool);
+		return -1;
+	}
+	return 0;
+}
+
+unsigned fskit_seqs(unsigned choices, unsigned len)
+{
+	unsigned n = 1;
+
+	while (len--)
+		n *= choices;
+	return n;
 }

@@ -1,7 +1,8 @@
 /*
  * Pieces the filesystem-level workloads (ns, trunc, data) share: making
- * the 16 MiB image they start from with the library's mkfs code, and
- * mounting it with a block-layer option string.
+ * the 16 MiB image they start from with the library's mkfs code, mounting
+ * it with a block-layer option string, running fsck on a recovered image,
+ * and counting their operation sequences.
  */
 #ifndef CRASH_FSKIT_H
 #define CRASH_FSKIT_H
@@ -20,5 +21,12 @@ int fskit_mkfs(const char *path, bool keep, char *err, size_t errlen);
  * interval (0 = default) and data=writeback when @writeback. */
 int fskit_mount(const char *path, const char *bdev, uint32_t commit_ms, bool writeback,
 		struct sfs_fs **fs, char *err, size_t errlen);
+
+/* fsck.scopefs -fn on @path, the tools' build next to this program's: 0
+ * clean (or no fsck there: said once on stderr, naming @who), -1 with the
+ * exit status and the command to rerun it in @err. */
+int fskit_fsck(const char *path, const char *who, char *err, size_t errlen);
+/* Sequences of @len operations with @choices each: choices^len. */
+unsigned fskit_seqs(unsigned choices, unsigned len);
 
 #endif

@@ -95,30 +95,23 @@ static int gen_of(const uint8_t *buf, unsigned blk)
 
 /* ---- sequences ------------------------------------------------------------------ */
 
-static unsigned count_len(unsigned len)
-{
-	unsigned n = 1;
-
-	while (len--)
-		n *= CHOICES;
-	return n;
-}
-
 static unsigned data_count(int full)
 {
-	return full ? count_len(1) + count_len(2) + count_len(3) : count_len(1) + QUICK_PAIRS;
+	unsigned one = fskit_seqs(CHOICES, 1);
+
+	return full ? one + fskit_seqs(CHOICES, 2) + fskit_seqs(CHOICES, 3) : one + QUICK_PAIRS;
 }
 
 static unsigned decode(unsigned id, struct step *s)
 {
 	unsigned len = 1;
 
-	while (len < MAXLEN && id >= count_len(len)) {
-		id -= count_len(len);
+	while (len < MAXLEN && id >= fskit_seqs(CHOICES, len)) {
+		id -= fskit_seqs(CHOICES, len);
 		len++;
 	}
 	if (len == 2)
-		id = (unsigned)(((uint64_t)id * PAIR_STRIDE) % count_len(2));
+		id = (unsigned)(((uint64_t)id * PAIR_STRIDE) % fskit_seqs(CHOICES, 2));
 	for (unsigned i = 0; i < len; i++) {
 		unsigned c = id % CHOICES;
 

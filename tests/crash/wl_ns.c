@@ -413,15 +413,6 @@ static void fs_collect(struct fs_walk *w, uint64_t dir, const char *prefix)
 
 /* ---- running and checking ------------------------------------------------ */
 
-static unsigned count_len(unsigned len)
-{
-	unsigned n = 1;
-
-	while (len--)
-		n *= CHOICES;
-	return n;
-}
-
 /* fsck runs at every crash point in `full`, at every 4th in `quick`, to
  * keep the quick set within a minute or so. */
 static unsigned fsck_every = 4, checks;
@@ -429,7 +420,9 @@ static unsigned fsck_every = 4, checks;
 static unsigned ns_count(int full)
 {
 	fsck_every = full ? 1 : 4;
-	return full ? count_len(1) + count_len(2) : count_len(1) + QUICK_PAIRS;
+	unsigned one = fskit_seqs(CHOICES, 1);
+
+	return full ? one + fskit_seqs(CHOICES, 2) : one + QUICK_PAIRS;
 }
 
 /* The unsafe twin only has to show the checker failing: in quick, the
@@ -447,7 +440,7 @@ static unsigned decode(unsigned id, struct step *s)
 		id -= CHOICES;
 		/* quick spreads its pairs over the whole space */
 		if (id < QUICK_PAIRS && ns_count(0) == CHOICES + QUICK_PAIRS)
-			id = (unsigned)(((uint64_t)id * 7919u) % count_len(2));
+			id = (unsigned)(((uint64_t)id * 7919u) % fskit_seqs(CHOICES, 2));
 		len = 2;
 	}
 	for (unsigned i = 0; i < len; i++) {
@@ -645,46 +638,6 @@ static int run_lying(const char *path, const char *opts, unsigned id, char *err,
 	return run_common(path, opts, id, true, err, errlen);
 }
 
-/* fsck.scopefs from the tools' build, next to this program's, when there is one. */
-static int run_fsck(const char *path, char *err, size_t errlen)
-{
-	char exe[PATH_MAX], tool[PATH_MAX + 32];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char *slash;
-	pid_t pid;
-	int status;
-
-	if (n <= 0)
-		return 0;
-	exe[n] = 0;
-	slash = strrchr(exe, '/');
-	if (!slash)
-		return 0;
-	*slash = 0;
-	snprintf(tool, sizeof(tool), "%s/../../tools/fsck.scopefs", exe);
-	if (access(tool, X_OK))
-		return 0;
-	pid = fork();
-	if (pid < 0)
-		return 0;
-	if (!pid) {
-		int null = open("/dev/null", O_WRONLY);
-
-		if (null >= 0) {
-			dup2(null, 1);
-			dup2(null, 2);
-		}
-		execl(tool, tool, "-fn", path, (char *)NULL);
-		_exit(127);
-	}
-	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) {
-		snprintf(err, errlen, "fsck -fn exits %d: run %s -fn on the kept image", 
-			 WIFEXITED(status) ? WEXITSTATUS(status) : -1, tool);
-		return -1;
-	}
-	return 0;
-}
-
 static int check(const char *path, const char *opts, const char *mark, unsigned id, char *err,
 		 size_t errlen)
 {
@@ -760,7 +713,7 @@ unmount:
 		ret = -1;
 	}
 	if (!ret && checks++ % fsck_every == 0)
-		ret = run_fsck(path, err, errlen);
+		ret = fskit_fsck(path, "ns", err, errlen);
 out:
 	free(w);
 	return ret;

@@ -220,15 +220,6 @@ static int m_apply(struct model *m, const struct op *op, unsigned i)
 
 /* ---- sequences -------------------------------------------------------------- */
 
-static unsigned count_len(unsigned len)
-{
-	unsigned n = 1;
-
-	while (len--)
-		n *= CHOICES;
-	return n;
-}
-
 /* fsck runs at every crash point in `full`, at every 8th in `quick`. */
 static unsigned fsck_every = 8, checks;
 
@@ -237,20 +228,22 @@ static unsigned fsck_every = 8, checks;
  * number means the same sequence in both sets. */
 static unsigned trunc_count(int full)
 {
+	unsigned one = fskit_seqs(CHOICES, 1);
+
 	fsck_every = full ? 1 : 8;
-	return full ? count_len(1) + count_len(2) + count_len(3) : count_len(1) + QUICK_PAIRS;
+	return full ? one + fskit_seqs(CHOICES, 2) + fskit_seqs(CHOICES, 3) : one + QUICK_PAIRS;
 }
 
 static unsigned decode(unsigned id, struct step *s)
 {
 	unsigned len = 1;
 
-	while (len < MAXLEN && id >= count_len(len)) {
-		id -= count_len(len);
+	while (len < MAXLEN && id >= fskit_seqs(CHOICES, len)) {
+		id -= fskit_seqs(CHOICES, len);
 		len++;
 	}
 	if (len == 2)    /* PAIR_STRIDE is prime to the number of pairs */
-		id = (unsigned)(((uint64_t)id * PAIR_STRIDE) % count_len(2));
+		id = (unsigned)(((uint64_t)id * PAIR_STRIDE) % fskit_seqs(CHOICES, 2));
 	for (unsigned i = 0; i < len; i++) {
 		unsigned c = id % CHOICES;
 
@@ -397,51 +390,6 @@ static int run_lying(const char *path, const char *opts, unsigned id, char *err,
 	return run_common(path, opts, id, true, err, errlen);
 }
 
-/* fsck -fn: the tools' fsck.scopefs, next to this program's build. */
-static int run_fsck(const char *path, char *err, size_t errlen)
-{
-	static int warned;
-	char exe[PATH_MAX], tool[PATH_MAX + 32];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char *slash;
-	pid_t pid;
-	int status;
-
-	if (n <= 0)
-		return 0;
-	exe[n] = 0;
-	slash = strrchr(exe, '/');
-	if (!slash)
-		return 0;
-	*slash = 0;
-	snprintf(tool, sizeof(tool), "%s/../../tools/fsck.scopefs", exe);
-	if (access(tool, X_OK)) {
-		if (!warned++)
-			fprintf(stderr, "scopefs-crash: trunc: no fsck.scopefs next to "
-				"this program: fsck not run\n");
-		return 0;
-	}
-	pid = fork();
-	if (pid < 0)
-		return 0;
-	if (!pid) {
-		int null = open("/dev/null", O_WRONLY);
-
-		if (null >= 0) {
-			dup2(null, 1);
-			dup2(null, 2);
-		}
-		execl(tool, tool, "-fn", path, (char *)NULL);
-		_exit(127);
-	}
-	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) {
-		snprintf(err, errlen, "fsck -fn exits %d: run %s -fn on the kept image",
-			 WIFEXITED(status) ? WEXITSTATUS(status) : -1, tool);
-		return -1;
-	}
-	return 0;
-}
-
 /* Does block @b, holding token @have, fit prefix @m, given that the steps
  * after it (@later[0..nlater)) may have written into its allocated block? */
 static bool block_fits(const struct model *m, unsigned b, uint32_t have,
@@ -565,7 +513,7 @@ unmount:
 		ret = -1;
 	}
 	if (!ret && checks++ % fsck_every == 0)
-		ret = run_fsck(path, err, errlen);
+		ret = fskit_fsck(path, "trunc", err, errlen);
 	return ret;
 }
 
