@@ -59,6 +59,13 @@ int db_write_block(struct db *db, const void *buf, uint64_t blkno);
  * library commands close it while they mount it). */
 int db_open(struct db *db);
 void db_close(struct db *db);
+/* Commands that run through the library: close the image, mount it (with
+ * -o's options), and after the command unmount (an unmount error becomes
+ * the result when the command had none) and reopen it.  0, or -1 with the
+ * reason said. */
+struct sfs_fs;
+int db_fs_mount(struct db *db, struct sfs_fs **fs);
+int db_fs_unmount(struct db *db, struct sfs_fs *fs, int ret);
 /* Raw descriptor bytes of group @grp inside its primary GDT block. */
 int db_gd_locate(struct db *db, uint32_t grp, uint64_t *blkno, uint32_t *offset);
 

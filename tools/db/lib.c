@@ -23,11 +23,9 @@ typedef int (*lib_fn)(struct sfs_fs *fs, uint64_t *v, int argc, char **argv);
 static int with_fs(struct db *db, int argc, char **argv, int nnum, int nmax, const char *usage,
 		   lib_fn fn)
 {
-	struct sfs_mount_opts o;
 	struct sfs_fs *fs;
 	uint64_t v[4] = { 0 };
-	char msg[256];
-	int ret, ret2;
+	int ret;
 
 	if (argc - 1 < nnum || argc - 1 > nmax)
 		return db_err("usage: %s %s", argv[0], usage);
@@ -36,22 +34,38 @@ static int with_fs(struct db *db, int argc, char **argv, int nnum, int nmax, con
 			return -1;
 	if (!db->writable)
 		return db_err("%s changes the image: open it with -w", argv[0]);
+	if (db_fs_mount(db, &fs))
+		return -1;
+	ret = fn(fs, v, argc, argv);
+	if (ret < 0)
+		db_err("%s: %s", argv[0], strerror(-ret));
+	return db_fs_unmount(db, fs, ret);
+}
+
+int db_fs_mount(struct db *db, struct sfs_fs **fs)
+{
+	struct sfs_mount_opts o;
+	char msg[256];
+
 	sfs_mount_opts_default(&o);
 	if (db->mount_opts && sfs_mount_opts_parse(&o, db->mount_opts, msg, sizeof(msg)))
 		return db_err("-o %s: %s", db->mount_opts, msg);
 	db_close(db);
-	ret = sfs_fs_mount(db->image, &o, &fs, msg, sizeof(msg));
-	if (ret) {
+	if (sfs_fs_mount(db->image, &o, fs, msg, sizeof(msg))) {
 		db_err("cannot mount %s: %s", db->image, msg);
-	} else {
-		ret = fn(fs, v, argc, argv);
-		if (ret < 0)
-			db_err("%s: %s", argv[0], strerror(-ret));
-		ret2 = sfs_fs_unmount(fs);
-		if (ret2 && !ret) {
-			db_err("unmount: %s", strerror(-ret2));
-			ret = ret2;
-		}
+		db_open(db);
+		return -1;
+	}
+	return 0;
+}
+
+int db_fs_unmount(struct db *db, struct sfs_fs *fs, int ret)
+{
+	int ret2 = sfs_fs_unmount(fs);
+
+	if (ret2 && ret >= 0) {
+		db_err("unmount: %s", strerror(-ret2));
+		ret = ret2;
 	}
 	if (db_open(db))
 		return -1;

@@ -60,11 +60,9 @@ static int with_range(struct db *db, int argc, char **argv, int nnum, bool keep_
 		      const char *usage, range_fn fn)
 {
 	struct range_args a = { 0 };
-	struct sfs_mount_opts o;
 	struct sfs_fs *fs;
 	uint64_t *v[] = { &a.ino, &a.off, &a.len };
-	char msg[256];
-	int ret, ret2;
+	int ret;
 
 	if (argc - 1 == nnum + 1 && keep_ok && !strcmp(argv[argc - 1], "keep-size")) {
 		a.keep_size = true;
@@ -77,29 +75,15 @@ static int with_range(struct db *db, int argc, char **argv, int nnum, bool keep_
 			return -1;
 	if (!db->writable)
 		return db_err("%s mounts the image read-write: open it with -w", argv[0]);
-	sfs_mount_opts_default(&o);
-	if (db->mount_opts && sfs_mount_opts_parse(&o, db->mount_opts, msg, sizeof(msg)))
-		return db_err("-o %s: %s", db->mount_opts, msg);
-	db_close(db);
-	ret = sfs_fs_mount(db->image, &o, &fs, msg, sizeof(msg));
-	if (ret) {
-		db_err("cannot mount %s: %s", db->image, msg);
-	} else {
-		ret = fn(fs, &a, argv[0]);
-		if (ret < 0) {
-			db_err("%s: %s (%s)", argv[0], strerror(-ret), errname(-ret));
-			if (ret == -EINVAL)
-				explain_einval(fs, &a, argv[0]);
-		}
-		ret2 = sfs_fs_unmount(fs);
-		if (ret2 && ret >= 0) {
-			db_err("unmount: %s", strerror(-ret2));
-			ret = ret2;
-		}
-	}
-	if (db_open(db))
+	if (db_fs_mount(db, &fs))
 		return -1;
-	return ret < 0 ? -1 : 0;
+	ret = fn(fs, &a, argv[0]);
+	if (ret < 0) {
+		db_err("%s: %s (%s)", argv[0], strerror(-ret), errname(-ret));
+		if (ret == -EINVAL)
+			explain_einval(fs, &a, argv[0]);
+	}
+	return db_fs_unmount(db, fs, ret);
 }
 
 /* The file after a change: size, blocks allocated, extents. */
