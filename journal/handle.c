@@ -39,6 +39,14 @@ void jnl_handle_set_sync(struct jnl_handle *h)
 	h->sync = true;
 }
 
+static void free_handle(struct jnl_handle *h)
+{
+	if (h->pooled)
+		mc_mempool_free(h->j->rsv_handles, h);
+	else
+		mc_free(h);
+}
+
 /* Make @fresh the running transaction; state_lock held. */
 static void install_txn(struct jnl_journal *j, struct jnl_txn *t)
 {
@@ -64,7 +72,8 @@ static void install_txn(struct jnl_journal *j, struct jnl_txn *t)
  * creator was away checkpointing a full log: a commit block with no log
  * block for it, written over the tail.)
  */
-static int start_this_handle(struct jnl_journal *j, struct jnl_handle *h, unsigned credits)
+static int start_this_handle(struct jnl_journal *j, struct jnl_handle *h, unsigned credits,
+			     struct jnl_rsv *rsv)
 {
 	struct jnl_txn *fresh = NULL, *t;
 	bool counted_wait = false;
@@ -91,7 +100,11 @@ static int start_this_handle(struct jnl_journal *j, struct jnl_handle *h, unsign
 				mc_cond_wait(&j->wait_locked, &j->state_lock);
 			continue;
 		}
-		if (need > j->log_len - j->used) {
+		/* A reserved start needs no room: its reservation is counted
+		 * in rsv_blocks, and joining moves it into the transaction
+		 * (jnl_log_need is subadditive: need(o + c) <= need(o) +
+		 * need(c), so room for both stays room for the sum). */
+		if (!rsv && !jnl_log_room(j, need)) {
 			/* The log is short of space: checkpoint.  We hold no
 			 * handle (nested starts never get here), so nothing the
 			 * checkpoint waits for can be waiting for us. */
@@ -106,6 +119,10 @@ static int start_this_handle(struct jnl_journal *j, struct jnl_handle *h, unsign
 			continue;
 		}
 		if (!t) {
+			if (!fresh && rsv && j->spare_txn) {
+				fresh = j->spare_txn;
+				j->spare_txn = NULL;
+			}
 			if (fresh) {
 				/* the space was checked under this hold of the
 				 * lock: the loop joins it at once */
@@ -114,6 +131,8 @@ static int start_this_handle(struct jnl_journal *j, struct jnl_handle *h, unsign
 				continue;
 			}
 			mc_mutex_unlock(&j->state_lock);
+			if (rsv)
+				JNL_STAT_ADD(j, rsv_txn_allocs, 1);
 			fresh = jnl_txn_alloc(j, jnl_handle_gfp(h));
 			if (!fresh)
 				return -ENOMEM;
@@ -123,6 +142,8 @@ static int start_this_handle(struct jnl_journal *j, struct jnl_handle *h, unsign
 		t->outstanding += credits;
 		t->updates++;
 		h->t = t;
+		if (rsv)
+			jnl_rsv_consumed_locked(j, rsv);
 		break;
 	}
 	mc_mutex_unlock(&j->state_lock);
@@ -151,20 +172,18 @@ static int start_nested(struct jnl_journal *j, struct jnl_handle *h, unsigned cr
 	return 0;
 }
 
-int jnl_start(struct jnl_journal *j, unsigned credits, unsigned flags, struct jnl_handle **out)
+/*
+ * The outermost start: the NOFS scope, the handle, the transaction.  A
+ * reserved start (@rsv) takes its handle from the journal's pool, not from
+ * fresh memory, and never waits for log space.
+ */
+static int start_outer(struct jnl_journal *j, unsigned credits, unsigned flags,
+		       struct jnl_rsv *rsv, struct jnl_handle **out)
 {
 	bool nofail = flags & JNL_NOFAIL;
-	struct jnl_handle *h = cur_handle;
+	struct jnl_handle *h;
 	mc_scope_t tok;
 	int ret;
-
-	*out = NULL;
-	if (flags & ~JNL_NOFAIL)
-		return -EINVAL;
-	if (h)
-		return start_nested(j, h, credits, nofail, out);
-	if (credits > j->max_credits)
-		return -ENOSPC;
 
 	/*
 	 * NOFS scope from here to jnl_stop.  Without it, an allocation by
@@ -174,8 +193,15 @@ int jnl_start(struct jnl_journal *j, unsigned credits, unsigned flags, struct jn
 	 * holds open: reclaim -> FS shrinker -> journal wait -> deadlock.
 	 */
 	tok = mc_nofs_save();
-	h = mc_alloc_named("journal.handle", sizeof(*h),
-			   MC_KERNEL | MC_ZERO | (nofail ? MC_NOFAIL : 0));
+	if (rsv) {
+		/* never NULL: the pool's reserve, else a wait for an element */
+		h = mc_mempool_alloc(j->rsv_handles, MC_KERNEL);
+		memset(h, 0, sizeof(*h));
+		h->pooled = true;
+	} else {
+		h = mc_alloc_named("journal.handle", sizeof(*h),
+				   MC_KERNEL | MC_ZERO | (nofail ? MC_NOFAIL : 0));
+	}
 	if (!h) {
 		ret = -ENOMEM;
 		goto err_scope;
@@ -185,7 +211,7 @@ int jnl_start(struct jnl_journal *j, unsigned credits, unsigned flags, struct jn
 	h->nofail_levels = nofail;
 	h->credits = credits;
 	h->scope = tok;
-	ret = start_this_handle(j, h, credits);
+	ret = start_this_handle(j, h, credits, rsv);
 	if (ret)
 		goto err_free;
 	cur_handle = h;
@@ -196,9 +222,38 @@ int jnl_start(struct jnl_journal *j, unsigned credits, unsigned flags, struct jn
 	return 0;
 
 err_free:
-	mc_free(h);
+	free_handle(h);
 err_scope:
 	mc_nofs_restore(tok);   /* the scope ends with the failed start */
+	return ret;
+}
+
+int jnl_start(struct jnl_journal *j, unsigned credits, unsigned flags, struct jnl_handle **out)
+{
+	*out = NULL;
+	if (flags & ~JNL_NOFAIL)
+		return -EINVAL;
+	if (cur_handle)
+		return start_nested(j, cur_handle, credits, flags & JNL_NOFAIL, out);
+	if (credits > j->max_credits)
+		return -ENOSPC;
+	return start_outer(j, credits, flags, NULL, out);
+}
+
+int jnl_start_reserved(struct jnl_rsv *r, unsigned flags, struct jnl_handle **out)
+{
+	int ret;
+
+	*out = NULL;
+	if (!r->credits || (flags & ~JNL_NOFAIL))
+		return -EINVAL;
+	/* the reservation is for an outermost handle: nesting would fold it
+	 * into a handle that may already have waited for space */
+	if (cur_handle)
+		return -EINVAL;
+	ret = start_outer(r->j, r->credits, flags, r, out);
+	if (ret)
+		jnl_unreserve(r);   /* consumed either way */
 	return ret;
 }
 
@@ -232,7 +287,7 @@ int jnl_stop(struct jnl_handle *h)
 	mc_mutex_unlock(&j->state_lock);
 
 	tok = h->scope;
-	mc_free(h);
+	free_handle(h);
 	/* The transaction is no longer held open by this thread: reclaim may
 	 * call filesystem shrinkers again. */
 	mc_nofs_restore(tok);
@@ -250,7 +305,7 @@ int jnl_extend(struct jnl_handle *h, unsigned credits)
 	need = jnl_log_need(j, (uint64_t)t->outstanding + credits);
 	if (j->err)
 		ret = -EIO;
-	else if (t->state != JNL_T_RUNNING || need > j->max_txn || need > j->log_len - j->used)
+	else if (t->state != JNL_T_RUNNING || need > j->max_txn || !jnl_log_room(j, need))
 		ret = -EAGAIN;
 	else {
 		t->outstanding += credits;

@@ -111,6 +111,7 @@ struct jnl_handle {
 	bool failed;                 /* an operation met the abort */
 	bool frozen_nomem;           /* a frozen copy could not be allocated:
 				      * wait for captures for the rest of the handle */
+	bool pooled;                 /* from j->rsv_handles (a reserved start) */
 };
 
 /* The staging ring: log writes of the commit thread. */
@@ -145,6 +146,7 @@ struct jnl_raw_stats {
 	uint64_t frozen_copies, frozen_from_reserve, capture_waits;
 	uint64_t checkpoint_waits, checkpoints, checkpoint_writes, checkpoint_forced_commits;
 	uint64_t tail_updates, fsync_fast, fsync_commit, aborts;
+	uint64_t rsv_taken, rsv_waits, rsv_refused, rsv_started, rsv_returned, rsv_txn_allocs;
 	uint64_t commit_ns_total, commit_ns_max;
 	uint64_t commit_hist[40];    /* commits by log2 of latency in µs */
 };
@@ -189,6 +191,13 @@ struct jnl_journal {
 	uint64_t used;               /* log blocks from the on-disk tail to head */
 	uint64_t tail;               /* on-disk tail */
 	jnl_tid_t tail_seq;
+	/* reservations (reserve.c), under state_lock */
+	uint64_t rsv_blocks;         /* log blocks they hold */
+	uint64_t rsv_held;
+	uint64_t rsv_cap;            /* most log blocks they may hold */
+	pthread_cond_t wait_reserved;/* a reservation was consumed or given back */
+	struct jnl_txn *spare_txn;   /* for a reserved start that must open one */
+	struct mc_mempool *rsv_handles;
 	int err;                     /* abort error (negative), 0 while healthy */
 	uint32_t disk_errno;         /* error recorded by an earlier run, until cleared */
 	bool stopping;
@@ -241,6 +250,20 @@ static inline uint64_t jnl_log_need(const struct jnl_journal *j, uint64_t credit
 {
 	return credits + (credits + j->tags_per_desc - 1) / j->tags_per_desc + 1;
 }
+
+/* Log blocks the running transaction (with @credits more) and the
+ * reservations need beyond what is used: room exists if this fits in
+ * log_len (state_lock held). */
+static inline bool jnl_log_room(const struct jnl_journal *j, uint64_t need)
+{
+	return j->used + j->rsv_blocks + need <= j->log_len;
+}
+
+/* reserve.c */
+int jnl_rsv_init(struct jnl_journal *j);
+void jnl_rsv_destroy(struct jnl_journal *j);
+/* A reserved start consumed @r (state_lock held). */
+void jnl_rsv_consumed_locked(struct jnl_journal *j, struct jnl_rsv *r);
 
 /* transaction.c */
 struct jnl_txn *jnl_txn_alloc(struct jnl_journal *j, mc_flags_t gfp);

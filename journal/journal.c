@@ -106,6 +106,7 @@ static void init_locks(struct jnl_journal *j)
 	mc_cond_init(&j->wait_commit);
 	mc_cond_init(&j->wait_done);
 	mc_cond_init(&j->wait_capture);
+	mc_cond_init(&j->wait_reserved);
 	jnl_list_init(&j->cp_txns);
 }
 
@@ -113,6 +114,7 @@ static void destroy(struct jnl_journal *j)
 {
 	jnl_checkpoint_destroy(j);
 	jnl_txn_free(j->running);
+	jnl_rsv_destroy(j);
 	jnl_frozen_destroy(j);
 	jnl_logw_destroy(j);
 	mc_free(j->sb_buf);
@@ -121,6 +123,7 @@ static void destroy(struct jnl_journal *j)
 	pthread_cond_destroy(&j->wait_commit);
 	pthread_cond_destroy(&j->wait_done);
 	pthread_cond_destroy(&j->wait_capture);
+	pthread_cond_destroy(&j->wait_reserved);
 	mc_mutex_destroy(&j->checkpoint_mutex);
 	mc_mutex_destroy(&j->state_lock);
 	mc_mutex_destroy(&j->list_lock);
@@ -147,6 +150,8 @@ int jnl_open(struct sfs_bcache *c, const struct jnl_area *a, const struct jnl_co
 	fill_config(j, cfg);
 	init_locks(j);
 	ret = setup_geometry(j);
+	if (!ret)
+		ret = jnl_rsv_init(j);
 	if (ret)
 		goto fail;
 	j->sb_buf = mc_alloc_named("journal.sb", j->bsize, MC_KERNEL);
@@ -330,6 +335,7 @@ void jnl_abort(struct jnl_journal *j, int err)
 	pthread_cond_broadcast(&j->wait_locked);
 	pthread_cond_broadcast(&j->wait_done);
 	pthread_cond_broadcast(&j->wait_commit);
+	pthread_cond_broadcast(&j->wait_reserved);
 	mc_mutex_unlock(&j->state_lock);
 	mc_mutex_lock(&j->list_lock);
 	pthread_cond_broadcast(&j->wait_capture);

@@ -169,6 +169,47 @@ unsigned jnl_handle_credits(const struct jnl_handle *h);
 /* The calling thread's handle, or NULL. */
 struct jnl_handle *jnl_current(void);
 
+/* ---- reserved credits (jbd2's reserved handles) ---- */
+
+/*
+ * A reservation holds log space for a handle of @credits that will start
+ * later, in a context that must not wait: the page cache reserves when a
+ * page is dirtied, and writeback starts its handle from the reservation.
+ *  - jnl_reserve() counts jnl_log_need(credits) blocks against the log as
+ *    if a transaction held them; normal starts see that much less room.
+ *    It may wait for a checkpoint (log space) and for the cap on all
+ *    reservations (a quarter of the log, and never so much that a full
+ *    transaction could not fit beside them) to come down, unless
+ *    JNL_RSV_TRY: then -EAGAIN.  -ENOSPC: more credits than a handle may
+ *    have; -EDEADLK: it would wait while the thread holds a handle;
+ *    -EROFS: aborted.  It needs no memory.
+ *  - jnl_start_reserved() turns the reservation into a handle without
+ *    waiting for log space and without fresh memory: the handle comes
+ *    from a pool of the journal's (a mempool sized for the writeback
+ *    threads), a new transaction from a spare one preallocated by the
+ *    last jnl_reserve.  It may still wait while the running transaction
+ *    is locked for commit (the commit thread needs nothing from us).  The
+ *    reservation is consumed.  Not inside another handle (-EINVAL).
+ *  - jnl_unreserve() gives the space back (truncate, punch, unlink of the
+ *    dirty range that held it).
+ * A struct jnl_rsv is the caller's (zeroed = nothing held) and is
+ * protected by the caller's own locking.  Every reservation must be
+ * consumed or given back before jnl_close.
+ */
+struct jnl_rsv {
+	struct jnl_journal *j;
+	unsigned credits;          /* 0: nothing held */
+	unsigned blocks;           /* log blocks counted for it */
+};
+#define JNL_RSV_TRY 0x2u           /* jnl_reserve: never wait */
+int jnl_reserve(struct jnl_journal *j, struct jnl_rsv *r, unsigned credits, unsigned flags);
+int jnl_start_reserved(struct jnl_rsv *r, unsigned flags, struct jnl_handle **out);
+void jnl_unreserve(struct jnl_rsv *r);
+static inline bool jnl_rsv_held(const struct jnl_rsv *r)
+{
+	return r->credits != 0;
+}
+
 /* ---- metadata buffers ---- */
 
 /*
@@ -271,6 +312,10 @@ struct jnl_stats {
 	uint64_t frozen_copies, frozen_from_reserve, capture_waits;
 	uint64_t checkpoint_waits, checkpoints, checkpoint_writes, checkpoint_forced_commits;
 	uint64_t tail_updates;
+	/* reservations: taken, of them waited (space or cap), refused (TRY),
+	 * started as handles, given back; reserved starts that found no spare
+	 * transaction and allocated one */
+	uint64_t rsv_taken, rsv_waits, rsv_refused, rsv_started, rsv_returned, rsv_txn_allocs;
 	uint64_t fsync_fast, fsync_commit;
 	uint64_t commit_ns_total, commit_ns_max;
 	uint64_t commit_ns_p50, commit_ns_p99;   /* from a log2 histogram: upper bounds */
@@ -279,6 +324,7 @@ struct jnl_stats {
 	uint64_t log_blocks, log_used, max_txn_blocks;
 	uint64_t log_head, log_tail;   /* positions: next write, on-disk tail */
 	uint64_t checkpoint_buffers;   /* buffers pinned on checkpoint lists */
+	uint64_t rsv_held, rsv_blocks, rsv_cap;   /* reservations held, their log blocks, the cap */
 	jnl_tid_t running_tid, committed_tid, tail_tid;
 	int errno_;
 };

@@ -54,6 +54,12 @@ void jnl_get_stats(struct jnl_journal *j, struct jnl_stats *o)
 	o->fsync_fast = LOAD(s->fsync_fast);
 	o->fsync_commit = LOAD(s->fsync_commit);
 	o->aborts = LOAD(s->aborts);
+	o->rsv_taken = LOAD(s->rsv_taken);
+	o->rsv_waits = LOAD(s->rsv_waits);
+	o->rsv_refused = LOAD(s->rsv_refused);
+	o->rsv_started = LOAD(s->rsv_started);
+	o->rsv_returned = LOAD(s->rsv_returned);
+	o->rsv_txn_allocs = LOAD(s->rsv_txn_allocs);
 	o->commit_ns_total = LOAD(s->commit_ns_total);
 	o->commit_ns_max = LOAD(s->commit_ns_max);
 	for (unsigned b = 0; b < NHIST; b++)
@@ -68,6 +74,9 @@ void jnl_get_stats(struct jnl_journal *j, struct jnl_stats *o)
 	o->log_head = j->head;
 	o->log_tail = j->tail;
 	o->checkpoint_buffers = __atomic_load_n(&j->nr_cp, __ATOMIC_RELAXED);
+	o->rsv_held = j->rsv_held;
+	o->rsv_blocks = j->rsv_blocks;
+	o->rsv_cap = j->rsv_cap;
 	o->running_tid = j->running ? j->running->tid : 0;
 	o->committed_tid = j->commit_seq;
 	o->tail_tid = j->tail_seq;
@@ -94,6 +103,10 @@ void jnl_print_stats(struct jnl_journal *j, FILE *f, int json)
 			",\"capture_waits\":%" PRIu64 ",\"checkpoint_waits\":%" PRIu64
 			",\"checkpoints\":%" PRIu64 ",\"checkpoint_writes\":%" PRIu64
 			",\"checkpoint_forced_commits\":%" PRIu64 ",\"tail_updates\":%" PRIu64
+			",\"rsv_taken\":%" PRIu64 ",\"rsv_waits\":%" PRIu64
+			",\"rsv_refused\":%" PRIu64 ",\"rsv_started\":%" PRIu64
+			",\"rsv_returned\":%" PRIu64 ",\"rsv_txn_allocs\":%" PRIu64
+			",\"rsv_held\":%" PRIu64 ",\"rsv_blocks\":%" PRIu64 ",\"rsv_cap\":%" PRIu64
 			",\"fsync_fast\":%" PRIu64 ",\"fsync_commit\":%" PRIu64
 			",\"commit_ns_avg\":%" PRIu64 ",\"commit_ns_p50\":%" PRIu64
 			",\"commit_ns_p99\":%" PRIu64 ",\"commit_ns_max\":%" PRIu64
@@ -107,7 +120,9 @@ void jnl_print_stats(struct jnl_journal *j, FILE *f, int json)
 			s.copies_logged, s.revoke_records, s.log_blocks_written, s.bytes_logged,
 			s.log_flushes, s.wraps, s.frozen_copies, s.frozen_from_reserve,
 			s.capture_waits, s.checkpoint_waits, s.checkpoints, s.checkpoint_writes,
-			s.checkpoint_forced_commits, s.tail_updates, s.fsync_fast, s.fsync_commit,
+			s.checkpoint_forced_commits, s.tail_updates, s.rsv_taken, s.rsv_waits,
+			s.rsv_refused, s.rsv_started, s.rsv_returned, s.rsv_txn_allocs, s.rsv_held,
+			s.rsv_blocks, s.rsv_cap, s.fsync_fast, s.fsync_commit,
 			avg, s.commit_ns_p50, s.commit_ns_p99, s.commit_ns_max, s.aborts,
 			s.log_blocks, s.log_used, s.max_txn_blocks, s.log_head, s.log_tail,
 			s.checkpoint_buffers, s.running_tid,
@@ -136,6 +151,11 @@ void jnl_print_stats(struct jnl_journal *j, FILE *f, int json)
 		", forced commits %" PRIu64 ", tail updates %" PRIu64 ", buffers pinned %" PRIu64 "\n",
 		s.checkpoint_waits, s.checkpoints, s.checkpoint_writes,
 		s.checkpoint_forced_commits, s.tail_updates, s.checkpoint_buffers);
+	fprintf(f, "  reservations: %" PRIu64 " held (%" PRIu64 " of %" PRIu64 " log blocks); taken %"
+		PRIu64 " (waited %" PRIu64 ", refused %" PRIu64 "), started %" PRIu64 ", returned %"
+		PRIu64 ", spare-less starts %" PRIu64 "\n", s.rsv_held, s.rsv_blocks, s.rsv_cap,
+		s.rsv_taken, s.rsv_waits, s.rsv_refused, s.rsv_started, s.rsv_returned,
+		s.rsv_txn_allocs);
 	fprintf(f, "  fsync: %" PRIu64 " barrier only, %" PRIu64 " with a commit; aborts %" PRIu64
 		", errno %d\n", s.fsync_fast, s.fsync_commit, s.aborts, s.errno_);
 }
