@@ -6,8 +6,10 @@
 #include "fs/format/verify.h"
 #include "fs/trans.h"
 
-int sfs_trans_start(struct sfs_fs *fs, unsigned credits, unsigned flags, struct sfs_trans *t)
+static int trans_start(struct sfs_fs *fs, unsigned credits, struct jnl_rsv *rsv, unsigned flags,
+		       struct sfs_trans *t)
 {
+	unsigned jflags = (flags & SFS_TRANS_NOFAIL) ? JNL_NOFAIL : 0;
 	int ret;
 
 	memset(t, 0, sizeof(*t));
@@ -17,9 +19,23 @@ int sfs_trans_start(struct sfs_fs *fs, unsigned credits, unsigned flags, struct 
 	if (ret)
 		return ret;
 	t->nested = jnl_current() != NULL;
-	ret = jnl_start(fs->j, credits, (flags & SFS_TRANS_NOFAIL) ? JNL_NOFAIL : 0, &t->h);
+	ret = rsv ? jnl_start_reserved(rsv, jflags, &t->h) : jnl_start(fs->j, credits, jflags, &t->h);
 	if (ret)
 		t->h = NULL;
+	return ret;
+}
+
+int sfs_trans_start(struct sfs_fs *fs, unsigned credits, unsigned flags, struct sfs_trans *t)
+{
+	return trans_start(fs, credits, NULL, flags, t);
+}
+
+int sfs_trans_start_reserved(struct sfs_fs *fs, struct jnl_rsv *rsv, unsigned flags,
+			     struct sfs_trans *t)
+{
+	int ret = trans_start(fs, 0, rsv, flags, t);
+
+	jnl_unreserve(rsv);   /* consumed, or not used because read-only */
 	return ret;
 }
 

@@ -48,6 +48,10 @@ struct sfs_trans {
 #define SFS_TRANS_FREES_MAX 2048u
 
 int sfs_trans_start(struct sfs_fs *fs, unsigned credits, unsigned flags, struct sfs_trans *t);
+/* Start from a journal reservation (jnl_start_reserved: no wait for log
+ * space, no fresh memory for the handle); @rsv is consumed either way. */
+int sfs_trans_start_reserved(struct sfs_fs *fs, struct jnl_rsv *rsv, unsigned flags,
+			     struct sfs_trans *t);
 /* Stops; returns the handle's error (-EIO when the journal aborted). */
 int sfs_trans_stop(struct sfs_trans *t);
 static inline bool sfs_trans_nofail(const struct sfs_trans *t)

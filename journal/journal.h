@@ -178,7 +178,7 @@ struct jnl_handle *jnl_current(void);
  *  - jnl_reserve() counts jnl_log_need(credits) blocks against the log as
  *    if a transaction held them; normal starts see that much less room.
  *    It may wait for a checkpoint (log space) and for the cap on all
- *    reservations (a quarter of the log, and never so much that a full
+ *    reservations (half the log, and never so much that a full
  *    transaction could not fit beside them) to come down, unless
  *    JNL_RSV_TRY: then -EAGAIN.  -ENOSPC: more credits than a handle may
  *    have; -EDEADLK: it would wait while the thread holds a handle;

@@ -5,7 +5,8 @@
  * start and extend sees as used; jnl_start_reserved (handle.c) moves a
  * reservation into the running transaction without looking for room.
  *
- * The cap keeps a full transaction able to run beside all reservations:
+ * The cap, half the log, keeps a full transaction (a quarter) able to run
+ * beside all reservations:
  * with the log otherwise empty, rsv_blocks + max_txn <= log_len, so a
  * normal start that finds no room always has a checkpoint or a commit to
  * wait for, never reservations alone.
@@ -21,7 +22,7 @@
 
 int jnl_rsv_init(struct jnl_journal *j)
 {
-	j->rsv_cap = j->log_len / 4;
+	j->rsv_cap = j->log_len / 2;
 	if (j->rsv_cap + j->max_txn > j->log_len)
 		j->rsv_cap = j->log_len - j->max_txn;
 	j->rsv_handles = mc_mempool_create("journal.rsv_handle", JNL_RSV_HANDLES,

@@ -117,7 +117,8 @@ void pc_map_maybe_free(struct sfs_pcache *pc, struct pc_map *m)
 {
 	struct pc_map **pp;
 
-	if (m->nr_pages || m->users || m->md_resv || m->ord_started != m->ord_done)
+	if (m->nr_pages || m->users || m->md_resv || jnl_rsv_held(&m->jrsv) ||
+	    m->ord_started != m->ord_done)
 		return;
 	for (pp = &pc->hash[hash_ino(m->ino, pc->nbuckets)]; *pp && *pp != m; pp = &(*pp)->hnext)
 		;

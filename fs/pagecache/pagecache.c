@@ -115,8 +115,12 @@ void sfs_pc_destroy(struct sfs_fs *fs)
 
 void sfs_pc_stop_thread(struct sfs_fs *fs)
 {
-	if (fs->pc)
-		pc_thread_stop(fs->pc);
+	if (!fs->pc)
+		return;
+	pc_thread_stop(fs->pc);
+	/* Before the journal closes: nothing dirty is written after this
+	 * (a shut-down filesystem's pages are discarded). */
+	pc_jrsv_release_all(fs->pc);
 }
 
 void sfs_pc_stats(struct sfs_fs *fs, struct sfs_pc_stats *o)
@@ -133,12 +137,14 @@ void sfs_pc_stats(struct sfs_fs *fs, struct sfs_pc_stats *o)
 	o->writeback = pc->nr_wb;
 	o->delayed = pc->nr_delayed;
 	o->reserved_md = pc->nr_md;
+	o->jrsv = pc->nr_jrsv;
 	mc_mutex_unlock(&pc->lock);
 #define G(f) o->f = atomic_load(&pc->st.f)
 	G(reads); G(read_pages); G(ra_pages); G(hits); G(writes); G(dirtied);
 	G(wb_batches); G(wb_pages); G(wb_allocs); G(wb_errors); G(shrunk);
 	G(shrink_no_clean); G(balance_sleeps); G(balance_ns); G(discarded);
 	G(kicks); G(thread_rounds); G(bios);
+	G(jrsv_waits); G(jrsv_misses); G(wb_rsv_starts); G(wb_plain_starts);
 #undef G
 	o->dirty_limit = pc_dirty_limit(false);
 	o->bg_limit = pc_dirty_limit(true);
@@ -157,12 +163,15 @@ void sfs_pc_print_stats(struct sfs_fs *fs, FILE *f, int json)
 			"\"wb_batches\":%llu,\"wb_pages\":%llu,\"wb_allocs\":%llu,\"wb_errors\":%llu,"
 			"\"shrunk\":%llu,\"shrink_no_clean\":%llu,\"balance_sleeps\":%llu,"
 			"\"balance_ns\":%llu,\"discarded\":%llu,\"kicks\":%llu,\"dirty_limit\":%llu,"
-			"\"bios\":%llu}",
+			"\"bios\":%llu,\"jrsv\":%llu,\"jrsv_waits\":%llu,\"jrsv_misses\":%llu,"
+			"\"wb_rsv_starts\":%llu,\"wb_plain_starts\":%llu}",
 			U(s.pages), U(s.clean), U(s.dirty), U(s.writeback), U(s.delayed),
 			U(s.reserved_md), U(s.reads), U(s.read_pages), U(s.ra_pages), U(s.hits),
 			U(s.writes), U(s.dirtied), U(s.wb_batches), U(s.wb_pages), U(s.wb_allocs),
 			U(s.wb_errors), U(s.shrunk), U(s.shrink_no_clean), U(s.balance_sleeps),
-			U(s.balance_ns), U(s.discarded), U(s.kicks), U(s.dirty_limit), U(s.bios));
+			U(s.balance_ns), U(s.discarded), U(s.kicks), U(s.dirty_limit), U(s.bios),
+			U(s.jrsv), U(s.jrsv_waits), U(s.jrsv_misses), U(s.wb_rsv_starts),
+			U(s.wb_plain_starts));
 		return;
 	}
 	fprintf(f, "page cache: %llu pages (%llu clean, %llu dirty, %llu writeback, %llu delayed), "
@@ -178,5 +187,8 @@ void sfs_pc_print_stats(struct sfs_fs *fs, FILE *f, int json)
 		"(%.3f s); kicks %llu; limits %llu / %llu pages\n", U(s.shrunk),
 		U(s.shrink_no_clean), U(s.balance_sleeps), (double)s.balance_ns / 1e9, U(s.kicks),
 		U(s.dirty_limit), U(s.bg_limit));
+	fprintf(f, "  journal reservations: %llu held, %llu writer waits, %llu gone without; "
+		"writeback handles %llu reserved, %llu ordinary\n", U(s.jrsv), U(s.jrsv_waits),
+		U(s.jrsv_misses), U(s.wb_rsv_starts), U(s.wb_plain_starts));
 #undef U
 }

@@ -14,6 +14,13 @@
  *    cannot reserve gets -ENOSPC then; writeback never does.  Blocks are
  *    allocated at writeback, a run of dirty pages at a time, so a file
  *    written in order gets long extents.
+ *  - Journal credits: an inode whose dirty pages need a handle at writeback
+ *    (to map delayed pages, to convert unwritten blocks) holds a journal
+ *    reservation for one writeback step, taken by the writer before it
+ *    dirties them (it may wait for log space then, never later).  The
+ *    step's handle starts from it: no wait for log space, no fresh memory.
+ *    Writeback re-arms it without waiting; it is given back when the inode
+ *    has nothing dirty (written, truncated, punched, unlinked).
  *  - Writeback (the thread, fsync, sync, the range operations) submits up
  *    to SFS_PC_BATCH pages per io_uring batch; its bios come from a mempool
  *    and its journal handle is NOFAIL, so it makes progress with no clean
@@ -101,6 +108,9 @@ uint64_t sfs_pc_delayed_blocks(struct sfs_fs *fs, uint64_t ino);
 struct sfs_pc_stats {
 	uint64_t pages, clean, dirty, writeback, delayed;   /* now */
 	uint64_t reserved_md;                               /* now: tree blocks reserved */
+	uint64_t jrsv;                                      /* now: inodes holding journal credits */
+	uint64_t jrsv_waits, jrsv_misses;   /* writers that waited for credits; steps without */
+	uint64_t wb_rsv_starts, wb_plain_starts;   /* writeback handles from a reservation / not */
 	uint64_t reads, read_pages, ra_pages, hits;
 	uint64_t writes, dirtied, wb_batches, wb_pages, wb_allocs, wb_errors;
 	uint64_t bios;               /* device requests, reads and writes (runs merged) */

@@ -11,6 +11,7 @@
 
 #include "fs/block/bdev.h"
 #include "fs/inode.h"
+#include "journal/journal.h"
 #include "fs/pagecache/pagecache.h"
 
 enum pc_state { PG_READING, PG_CLEAN, PG_DIRTY, PG_WRITEBACK };
@@ -36,6 +37,7 @@ struct pc_map {
 	uint32_t nbuckets;            /* power of two */
 	uint64_t nr_pages, nr_dirty, nr_wb, nr_delayed;
 	uint32_t md_resv;             /* tree blocks reserved for the delayed pages' writeout */
+	struct jnl_rsv jrsv;          /* journal credits for its next writeback step (credits.c) */
 	struct pc_list dirty;         /* DIRTY pages */
 	struct pc_list dlink;         /* pc->dirty_maps while nr_dirty > 0 */
 	unsigned users;               /* writeback in progress on it: not freed */
@@ -55,6 +57,8 @@ struct sfs_pcache {
 	struct pc_list lru;           /* CLEAN pages, head = most recent */
 	struct pc_list dirty_maps;
 	uint64_t nr_pages, nr_clean, nr_dirty, nr_wb, nr_delayed, nr_md;
+	uint64_t nr_jrsv;             /* maps holding a journal reservation */
+	atomic_uint rsv_waiters;      /* writers waiting for one: the thread writes back */
 	struct mc_shrinker shrinker;
 	struct mc_mempool *wb_pool;   /* struct pc_batch for writeback */
 	pthread_t thread;
@@ -69,6 +73,7 @@ struct sfs_pcache {
 		_Atomic uint64_t wb_batches, wb_pages, wb_allocs, wb_errors, shrunk;
 		_Atomic uint64_t shrink_no_clean, balance_sleeps, balance_ns, discarded;
 		_Atomic uint64_t kicks, thread_rounds, bios;
+		_Atomic uint64_t jrsv_waits, jrsv_misses, wb_rsv_starts, wb_plain_starts;
 	} st;
 };
 
@@ -156,6 +161,23 @@ int pc_batch_run(struct sfs_fs *fs, struct pc_batch *b);
 int pc_index_init(struct sfs_pcache *pc);
 void pc_index_destroy(struct sfs_pcache *pc);
 void pc_batch_end_io(struct sfs_bio *bio);
+
+/* credits.c: the journal reservation of a map (see there) */
+unsigned pc_wb_credits(struct sfs_inode_info *ip);
+/* Arm @m's reservation if it has none.  @wait: a writer, before dirtying
+ * (waits for log space or the cap, kicking writeback); else writeback
+ * (never waits; only while @m has dirty pages).  0 (armed, or going
+ * without when the journal cannot reserve) or -EROFS. */
+int pc_jrsv_get(struct sfs_pcache *pc, struct pc_map *m, struct sfs_inode_info *ip, bool wait);
+/* Writeback: take it out for a step; put back what the step did not use. */
+void pc_jrsv_take(struct sfs_pcache *pc, struct pc_map *m, struct jnl_rsv *out);
+void pc_jrsv_put(struct sfs_pcache *pc, struct pc_map *m, struct jnl_rsv *r);
+/* Nothing dirty left: give it back (the _locked form hands it to the
+ * caller, to jnl_unreserve after dropping pc->lock). */
+void pc_jrsv_drop_idle(struct sfs_pcache *pc, struct pc_map *m);
+void pc_jrsv_drop_idle_locked(struct sfs_pcache *pc, struct pc_map *m, struct jnl_rsv *out);
+/* Unmount: give every reservation back. */
+void pc_jrsv_release_all(struct sfs_pcache *pc);
 
 /* thread.c */
 void pc_kick(struct sfs_pcache *pc);

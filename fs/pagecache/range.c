@@ -128,6 +128,7 @@ void sfs_pc_drop_range(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t fr
 {
 	struct sfs_pcache *pc = pc_of(fs);
 	uint64_t unresv = 0, dropped = 0;
+	struct jnl_rsv jrsv;
 	struct pc_map *m;
 	bool busy;
 
@@ -175,8 +176,10 @@ void sfs_pc_drop_range(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t fr
 	}
 	if (m->ra_next >= from && m->ra_next < end)
 		m->ra_next = 0;
+	pc_jrsv_drop_idle_locked(pc, m, &jrsv);
 	pthread_cond_broadcast(&pc->balance);
 	mc_mutex_unlock(&pc->lock);
+	jnl_unreserve(&jrsv);
 	if (unresv)
 		sfs_blocks_unreserve(fs, unresv);
 	PC_STAT(pc, discarded, dropped);

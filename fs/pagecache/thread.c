@@ -109,7 +109,10 @@ static void *wb_thread(void *arg)
 			mc_mutex_unlock(&pc->lock);
 			if (!dirty || atomic_load(&pc->stop))
 				break;
-			if (!periodic && !want && dirty <= pc_dirty_limit(true))
+			/* writers waiting for journal credits: writeback of
+			 * the inodes holding them gives them back */
+			if (!periodic && !want && dirty <= pc_dirty_limit(true) &&
+			    !atomic_load(&pc->rsv_waiters))
 				break;
 			m = next_dirty(pc);
 			if (!m)

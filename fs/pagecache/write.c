@@ -3,7 +3,9 @@
  * hole is delayed: its block is reserved now (plus, for the inode's first
  * delayed page, md_reserve blocks for the tree blocks its writeout may
  * split off) and the status cache records the range DELAYED; the write
- * that cannot reserve returns -ENOSPC (or what it copied before).  A new
+ * that cannot reserve returns -ENOSPC (or what it copied before).  Pages
+ * over holes and unwritten blocks also need the inode's journal
+ * reservation (credits.c), taken here, before they are dirty.  A new
  * page over a written block that the write covers only in part is read
  * first; over an unwritten block it starts as zeros.
  */
@@ -126,6 +128,13 @@ ssize_t sfs_pc_write(struct sfs_fs *fs, struct sfs_inode_info *ip, const void *b
 			}
 		}
 		mc_mutex_unlock(&pc->lock);
+		/* Pages that will need a handle at writeback (to map, to
+		 * convert): the inode's journal credits first. */
+		if (mp.state != SFS_MAPPED_WRITTEN) {
+			ret = pc_jrsv_get(pc, m, ip, true);
+			if (ret)
+				break;
+		}
 		if (mp.state == SFS_MAPPED_HOLE) {
 			ret = reserve(pc, m, &blocks, privileged, &md);
 			if (ret)
@@ -206,6 +215,7 @@ ssize_t sfs_pc_write(struct sfs_fs *fs, struct sfs_inode_info *ip, const void *b
 	mc_mutex_lock(&pc->lock);
 	m->users--;
 	mc_mutex_unlock(&pc->lock);
+	pc_jrsv_drop_idle(pc, m);   /* nothing dirtied after all */
 	if (done && pc->nr_dirty > pc_dirty_limit(true))
 		pc_kick(pc);
 	return done ? (ssize_t)done : ret;

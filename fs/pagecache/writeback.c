@@ -3,8 +3,10 @@
  * taken out of the dirty list (WRITEBACK), blocks are allocated for the
  * delayed ones -- runs of consecutive pages in one request each, so a file
  * written in order gets long extents -- in a NOFAIL handle that consumes
- * the reservations made at write time, the bios go to the device in one
- * submission, and once they complete the pages are clean.
+ * the reservations made at write time (blocks, and the journal credits
+ * of credits.c: the handle starts without waiting for log space), the
+ * bios go to the device in one submission, and once they complete the
+ * pages are clean.
  *
  * Memory: the batch (bios and page vector) is a mempool element, and the
  * handle is NOFAIL (the tree blocks it may need were reserved on disk at
@@ -182,19 +184,33 @@ static void md_rereserve(struct sfs_pcache *pc, struct pc_map *m)
 		sfs_blocks_unreserve(pc->fs, k);
 }
 
+/* The step's NOFAIL handle: from the inode's journal reservation when it
+ * holds one (no wait for log space, no fresh memory), else an ordinary
+ * start. */
+static int wb_trans_start(struct sfs_pcache *pc, struct sfs_inode_info *ip, struct jnl_rsv *rsv,
+			  struct sfs_trans *t)
+{
+	if (jnl_rsv_held(rsv)) {
+		PC_STAT(pc, wb_rsv_starts, 1);
+		return sfs_trans_start_reserved(pc->fs, rsv, SFS_TRANS_NOFAIL, t);
+	}
+	PC_STAT(pc, wb_plain_starts, 1);
+	return sfs_trans_start(pc->fs, pc_wb_credits(ip), SFS_TRANS_NOFAIL, t);
+}
+
 /* A handle with room for one more mapping (a restarted one must be
  * attached to the ordered list again). */
-static int trans_ready(struct sfs_fs *fs, struct sfs_inode_info *ip, struct sfs_trans *t,
-		       bool *started, bool *ordered)
+static int trans_ready(struct sfs_pcache *pc, struct sfs_inode_info *ip, struct jnl_rsv *rsv,
+		       struct sfs_trans *t, bool *started, bool *ordered)
 {
 	int ret;
 
 	if (!*started) {
-		ret = sfs_trans_start(fs, sfs_map_credits(ip) + 2, SFS_TRANS_NOFAIL, t);
+		ret = wb_trans_start(pc, ip, rsv, t);
 		*started = !ret;
 		return ret;
 	}
-	ret = sfs_trans_ensure(t, sfs_map_credits(ip) + 2, NULL);
+	ret = sfs_trans_ensure(t, pc_wb_credits(ip), NULL);
 	if (ret == 1) {
 		*ordered = false;
 		ret = 0;
@@ -205,7 +221,8 @@ static int trans_ready(struct sfs_fs *fs, struct sfs_inode_info *ip, struct sfs_
 /* Map pages [i, j) of @b (sorted, consecutive delayed pages are one run).
  * Returns 0 or -errno; *resv_left gets reservations not consumed. */
 static int map_batch(struct sfs_pcache *pc, struct pc_map *m, struct sfs_inode_info *ip,
-		     struct pc_batch *b, uint64_t *pblk, uint64_t *unused_resv)
+		     struct jnl_rsv *rsv, struct pc_batch *b, uint64_t *pblk,
+		     uint64_t *unused_resv)
 {
 	struct sfs_fs *fs = pc->fs;
 	struct sfs_trans t;
@@ -241,7 +258,7 @@ static int map_batch(struct sfs_pcache *pc, struct pc_map *m, struct sfs_inode_i
 				flags = SFS_MAPF_CREATE | SFS_MAPF_NOFAIL | SFS_MAPF_PRIVILEGED;
 		}
 		if (flags) {
-			ret = trans_ready(fs, ip, &t, &started, &ordered);
+			ret = trans_ready(pc, ip, rsv, &t, &started, &ordered);
 			if (!ret)
 				ret = sfs_map_blocks(&t, ip, pg->idx, run, flags, &mp);
 		}
@@ -284,9 +301,10 @@ static int map_batch(struct sfs_pcache *pc, struct pc_map *m, struct sfs_inode_i
 }
 
 /* Unwritten blocks just written become written (after their data). */
-static int convert_unwritten(struct sfs_fs *fs, struct pc_map *m, struct sfs_inode_info *ip,
-			     struct pc_batch *b)
+static int convert_unwritten(struct sfs_pcache *pc, struct pc_map *m, struct sfs_inode_info *ip,
+			     struct jnl_rsv *rsv, struct pc_batch *b)
 {
+	struct sfs_fs *fs = pc->fs;
 	struct sfs_trans t;
 	int ret = 0, r;
 	bool any = false;
@@ -295,7 +313,7 @@ static int convert_unwritten(struct sfs_fs *fs, struct pc_map *m, struct sfs_ino
 		any |= b->unwritten[i];
 	if (!any)
 		return 0;
-	ret = sfs_trans_start(fs, sfs_ext_credits(ip) + 2, SFS_TRANS_NOFAIL, &t);
+	ret = wb_trans_start(pc, ip, rsv, &t);
 	if (ret)
 		return ret;
 	for (unsigned i = 0; i < b->nr && !ret; i++) {
@@ -330,6 +348,7 @@ long pc_writeback_map(struct sfs_pcache *pc, struct pc_map *m, uint64_t from, ui
 	struct sfs_fs *fs = pc->fs;
 	struct sfs_inode_info *ip = NULL;
 	uint64_t pblk[SFS_PC_BATCH], unused = 0;
+	struct jnl_rsv rsv;
 	struct pc_batch *b;
 	uint64_t consumed = 0;
 	bool any_delayed = false;
@@ -369,7 +388,8 @@ long pc_writeback_map(struct sfs_pcache *pc, struct pc_map *m, uint64_t from, ui
 		any_delayed |= b->pg[i]->delayed;
 	if (any_delayed)
 		md_release(pc, m);
-	ret = map_batch(pc, m, ip, b, pblk, &unused);
+	pc_jrsv_take(pc, m, &rsv);
+	ret = map_batch(pc, m, ip, &rsv, b, pblk, &unused);
 	if (ret) {
 		/* Pages not mapped go back to dirty; the error is kept. */
 		mc_mutex_lock(&pc->lock);
@@ -406,7 +426,7 @@ long pc_writeback_map(struct sfs_pcache *pc, struct pc_map *m, uint64_t from, ui
 			mc_mutex_unlock(&pc->lock);
 		}
 		if (!e)
-			e = convert_unwritten(fs, m, ip, b);
+			e = convert_unwritten(pc, m, ip, &rsv, b);
 		if (e) {
 			PC_STAT(pc, wb_errors, 1);
 			if (!ret)
@@ -432,8 +452,12 @@ long pc_writeback_map(struct sfs_pcache *pc, struct pc_map *m, uint64_t from, ui
 	pthread_cond_broadcast(&pc->balance);
 	mc_mutex_unlock(&pc->lock);
 	(void)consumed;
+	pc_jrsv_put(pc, m, &rsv);
 	if (any_delayed)
 		md_rereserve(pc, m);
+	/* the next step's credits, if pages still need a handle */
+	pc_jrsv_get(pc, m, ip, false);
+	pc_jrsv_drop_idle(pc, m);
 	PC_STAT(pc, wb_batches, 1);
 	PC_STAT(pc, wb_pages, nr);
 out:

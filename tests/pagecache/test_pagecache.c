@@ -3,7 +3,8 @@
  * library at every size and alignment against an in-memory model;
  * delayed-allocation reservations exactly returned by truncate, punch,
  * zero, collapse and unlink of dirty ranges; ENOSPC at write time;
- * fsync / fdatasync; a sequential file in few extents.
+ * fsync / fdatasync; journal credits reserved at dirty time and used by
+ * writeback, with a full log; a sequential file in few extents.
  */
 #include <time.h>
 
@@ -296,6 +297,191 @@ static void test_sequential_write_few_extents(void **state)
 	unlink(path);
 }
 
+/* Inodes holding journal credits, seen by the page cache and the journal. */
+static void assert_credits(struct sfs_fs *fs, uint64_t want)
+{
+	struct sfs_pc_stats ps;
+	struct jnl_stats js;
+
+	sfs_pc_stats(fs, &ps);
+	jnl_get_stats(fs->j, &js);
+	assert_int_equal(ps.jrsv, want);
+	assert_int_equal(js.rsv_held, want);
+}
+
+/*
+ * Journal credits are reserved when a page that will need a handle at
+ * writeback is dirtied (over a hole: to map it; over an unwritten block:
+ * to convert it), one reservation per inode; an overwrite of written
+ * blocks needs none.  Writeback starts its handles from them, and
+ * truncate, punch and unlink of the dirty ranges give them back.
+ */
+static void test_journal_credits_reserved_at_dirty_time(void **state)
+{
+	struct env *e = *state;
+	static uint8_t buf[16 * 4096];
+	struct sfs_pc_stats p0, p1;
+	uint64_t a, b, d, f, w, u;
+
+	memset(buf, 0x5a, sizeof(buf));
+	a = new_file(e->fs);
+	b = new_file(e->fs);
+	d = new_file(e->fs);
+	f = new_file(e->fs);
+	w = new_file(e->fs);
+	u = new_file(e->fs);
+	/* w: written and clean; u: unwritten (fallocated) */
+	assert_int_equal(sfs_write(e->fs, w, buf, sizeof(buf), 0, 0, NULL), sizeof(buf));
+	assert_int_equal(sfs_fallocate(e->fs, u, 0, 0, sizeof(buf), NULL), 0);
+	assert_int_equal(sfs_fsync(e->fs, w, false), 0);
+	assert_int_equal(sfs_fsync(e->fs, u, false), 0);
+	assert_credits(e->fs, 0);
+
+	for (uint64_t ino = a; ino <= f; ino++) {
+		assert_int_equal(sfs_write(e->fs, ino, buf, sizeof(buf), 0, 0, NULL), sizeof(buf));
+		/* a second write to the same inode shares its reservation */
+		assert_int_equal(sfs_write(e->fs, ino, buf, 4096, 1 << 20, 0, NULL), 4096);
+	}
+	assert_credits(e->fs, 4);
+	assert_int_equal(sfs_write(e->fs, w, buf, sizeof(buf), 0, 0, NULL), sizeof(buf));
+	assert_credits(e->fs, 4);                   /* overwrite: nothing to map */
+	assert_int_equal(sfs_write(e->fs, u, buf, 4096, 4096, 0, NULL), 4096);
+	assert_credits(e->fs, 5);                   /* unwritten: a conversion */
+
+	/* given back with the dirty ranges */
+	assert_int_equal(sfs_setattr(e->fs, a, &(struct sfs_setattr){ .valid = SFS_SET_SIZE,
+				     .size = 0 }, NULL, NULL), 0);
+	assert_credits(e->fs, 4);
+	assert_int_equal(sfs_remove_range(e->fs, b, 0, (1 << 20) + 4096), 0);
+	assert_credits(e->fs, 3);
+	assert_int_equal(unlink_file(e->fs, d), 0);
+	assert_credits(e->fs, 2);
+
+	/* writeback starts from them, and they go once nothing is dirty */
+	sfs_pc_stats(e->fs, &p0);
+	assert_int_equal(sfs_fsync(e->fs, f, false), 0);
+	assert_credits(e->fs, 1);
+	assert_int_equal(sfs_fsync(e->fs, u, false), 0);
+	assert_credits(e->fs, 0);
+	sfs_pc_stats(e->fs, &p1);
+	assert_int_equal(p1.wb_rsv_starts - p0.wb_rsv_starts, 2);
+	assert_int_equal(p1.wb_plain_starts, p0.wb_plain_starts);
+	/* w's overwrite is written back with no handle at all */
+	assert_int_equal(sfs_fsync(e->fs, w, false), 0);
+	sfs_pc_stats(e->fs, &p0);
+	assert_int_equal(p0.wb_rsv_starts + p0.wb_plain_starts,
+			 p1.wb_rsv_starts + p1.wb_plain_starts);
+	remount(e);
+	assert_int_equal(sfs_read(e->fs, f, buf, 4096, 1 << 20), 4096);
+	assert_int_equal(buf[4095], 0x5a);
+	assert_int_equal(sfs_read(e->fs, u, buf, 4096, 4096), 4096);
+	assert_int_equal(buf[0], 0x5a);
+}
+
+struct churn {
+	pthread_t th;
+	struct sfs_fs *fs;
+	uint64_t ino[64];
+	_Atomic int stop;
+	uint64_t ops;
+	int ret;
+};
+
+/* Metadata changes in a loop: they fill the log and wait for checkpoints. */
+static void *churn_fn(void *arg)
+{
+	struct churn *c = arg;
+
+	while (!c->stop && !c->ret) {
+		struct sfs_setattr sa = { .valid = SFS_SET_MODE, .mode = 0600 | (c->ops & 077) };
+
+		c->ret = sfs_setattr(c->fs, c->ino[c->ops % 64], &sa, NULL, NULL);
+		/* a commit each time: many small transactions fill the log */
+		if (!c->ret)
+			c->ret = sfs_fs_commit(c->fs);
+		c->ops++;
+	}
+	return NULL;
+}
+
+/*
+ * A small log (1,024 blocks: reservations capped at 256 of them) kept full
+ * by metadata churn, and forty writers' files with delayed data: writers
+ * past the cap wait while writeback gives reservations back, every
+ * writeback handle of a delayed file starts from its reservation, and the
+ * data is there after a remount.
+ */
+static void test_journal_credits_with_a_full_log(void **state)
+{
+	struct img_params ip = { .block_log = 12, .size = 256 << 20, .journal_bytes = 4 << 20,
+				 .reserved_pct_x100 = 500 };
+	static uint8_t buf[8 * 4096];
+	struct sfs_pc_tunables t = { .interval_ms = 3600 * 1000 };
+	struct sfs_pc_stats p0, p1;
+	struct jnl_stats j0, j1 = { 0 };
+	struct churn c = { 0 };
+	uint64_t files[40];
+	char path[256];
+	struct sfs_fs *fs;
+
+	(void)state;
+	sfs_pc_tune(&t);
+	scratch_path(path, sizeof(path), "pcjrsv");
+	make_image_p(path, &ip);
+	fs = mount_opts(path, NULL);
+	c.fs = fs;
+	for (unsigned i = 0; i < 64; i++)
+		c.ino[i] = new_file(fs);
+	for (unsigned i = 0; i < 40; i++)
+		files[i] = new_file(fs);
+	assert_int_equal(sfs_fs_commit(fs), 0);
+	sfs_pc_stats(fs, &p0);
+	jnl_get_stats(fs->j, &j0);
+	j1 = j0;
+	assert_int_equal(pthread_create(&c.th, NULL, churn_fn, &c), 0);
+	/* the log fills up: handles start waiting for checkpoints */
+	for (uint64_t t0 = mc_monotonic_ns(); j1.checkpoint_waits == j0.checkpoint_waits;) {
+		assert_true(mc_monotonic_ns() - t0 < 60000000000ull);
+		usleep(2000);
+		jnl_get_stats(fs->j, &j1);
+	}
+	for (unsigned round = 0; round < 3; round++) {
+		for (unsigned i = 0; i < 40; i++) {
+			memset(buf, (int)(i + round), sizeof(buf));
+			assert_int_equal(sfs_write(fs, files[i], buf, sizeof(buf),
+						   (uint64_t)round * sizeof(buf), 0, NULL),
+					 sizeof(buf));
+		}
+		for (unsigned i = 0; i < 40; i += 2)
+			assert_int_equal(sfs_fsync(fs, files[i], true), 0);
+	}
+	c.stop = 1;
+	assert_int_equal(pthread_join(c.th, NULL), 0);
+	assert_int_equal(c.ret, 0);
+	sfs_pc_stats(fs, &p1);
+	jnl_get_stats(fs->j, &j1);
+	sfs_pc_print_stats(fs, stderr, 0);
+	jnl_print_stats(fs->j, stderr, 0);
+	assert_true(j1.wraps > j0.wraps);
+	assert_true(j1.rsv_blocks <= j1.rsv_cap);
+	assert_true(p1.jrsv_waits > p0.jrsv_waits);              /* the cap was reached */
+	assert_true(p1.wb_rsv_starts - p0.wb_rsv_starts >= 40);
+	assert_int_equal(p1.wb_plain_starts, p0.wb_plain_starts);
+	assert_int_equal(sfs_fs_unmount(fs), 0);
+	fs = mount_opts(path, NULL);
+	for (unsigned i = 0; i < 40; i++) {
+		for (unsigned round = 0; round < 3; round++) {
+			assert_int_equal(sfs_read(fs, files[i], buf, sizeof(buf),
+						  (uint64_t)round * sizeof(buf)), sizeof(buf));
+			assert_int_equal(buf[0], (uint8_t)(i + round));
+			assert_int_equal(buf[sizeof(buf) - 1], (uint8_t)(i + round));
+		}
+	}
+	assert_int_equal(sfs_fs_unmount(fs), 0);
+	assert_fsck_clean(path);
+	unlink(path);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -305,6 +491,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_enospc_at_write_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fsync_and_fdatasync_commit_what_they_need,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_credits_reserved_at_dirty_time, setup,
+						teardown),
+		cmocka_unit_test(test_journal_credits_with_a_full_log),
 		cmocka_unit_test(test_sequential_write_few_extents),
 	};
 	const struct CMUnitTest seq_only[] = {
