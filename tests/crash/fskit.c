@@ -1,4 +1,5 @@
 /* Image making and mounting for the filesystem workloads (fskit.h). */
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -67,32 +68,41 @@ int fskit_mount(const char *path, const char *bdev, uint32_t commit_ms, bool wri
 	return ret;
 }
 
+/*
+ * A check that cannot run must fail, loudly: a harness that skips fsck
+ * when the tool is missing would report clean images it never looked at.
+ */
 int fskit_fsck(const char *path, const char *who, char *err, size_t errlen)
 {
-	static int warned;
 	char exe[PATH_MAX], tool[PATH_MAX + 32];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	char *slash;
 	pid_t pid;
 	int status;
 
-	if (n <= 0)
-		return 0;
+	if (n <= 0) {
+		snprintf(err, errlen, "%s: cannot run fsck: readlink /proc/self/exe: %s", who,
+			 strerror(errno));
+		return -1;
+	}
 	exe[n] = 0;
 	slash = strrchr(exe, '/');
-	if (!slash)
-		return 0;
+	if (!slash) {
+		snprintf(err, errlen, "%s: cannot run fsck: no directory in %s", who, exe);
+		return -1;
+	}
 	*slash = 0;
 	snprintf(tool, sizeof(tool), "%s/../../tools/fsck.scopefs", exe);
 	if (access(tool, X_OK)) {
-		if (!warned++)
-			fprintf(stderr, "scopefs-crash: %s: no fsck.scopefs next to this program: "
-				"fsck not run\n", who);
-		return 0;
+		snprintf(err, errlen, "%s: cannot run fsck: %s: %s (build the tools/ target)",
+			 who, tool, strerror(errno));
+		return -1;
 	}
 	pid = fork();
-	if (pid < 0)
-		return 0;
+	if (pid < 0) {
+		snprintf(err, errlen, "%s: cannot run fsck: fork: %s", who, strerror(errno));
+		return -1;
+	}
 	if (!pid) {
 		int null = open("/dev/null", O_WRONLY);
 
@@ -103,9 +113,15 @@ int fskit_fsck(const char *path, const char *who, char *err, size_t errlen)
 		execl(tool, tool, "-fn", path, (char *)NULL);
 		_exit(127);
 	}
-	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) {
-		snprintf(err, errlen, "fsck -fn exits %d: run %s -fn on the kept image",
-			 WIFEXITED(status) ? WEXITSTATUS(status) : -1, tool);
+	if (waitpid(pid, &status, 0) < 0) {
+		snprintf(err, errlen, "%s: cannot run fsck: waitpid: %s", who, strerror(errno));
+		return -1;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		snprintf(err, errlen, "fsck -fn exits %d%s: run %s -fn on the kept image",
+			 WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+			 WIFEXITED(status) && WEXITSTATUS(status) == 127 ? " (could not exec)" : "",
+			 tool);
 		return -1;
 	}
 	return 0;

@@ -23,8 +23,8 @@ int fskit_mount(const char *path, const char *bdev, uint32_t commit_ms, bool wri
 		struct sfs_fs **fs, char *err, size_t errlen);
 
 /* fsck.scopefs -fn on @path, the tools' build next to this program's: 0
- * clean (or no fsck there: said once on stderr, naming @who), -1 with the
- * exit status and the command to rerun it in @err. */
+ * clean; -1 with the exit status and the command to rerun it in @err, or,
+ * naming @who, why fsck could not run (no tool, no fork): never a pass. */
 int fskit_fsck(const char *path, const char *who, char *err, size_t errlen);
 /* Sequences of @len operations with @choices each: choices^len. */
 unsigned fskit_seqs(unsigned choices, unsigned len);
