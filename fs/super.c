@@ -152,7 +152,14 @@ static int write_backup_super(struct sfs_fs *fs)
 	mc_mutex_unlock(&fs->sbi->sb_lock);
 	sfs_super_relocate(&copy, g->backup_sb_block);
 	sfs_super_encode(blk, &copy);
-	ret = sfs_io_write_blocks(fs->bdev, blk, g->block_log, g->backup_sb_block, 1);
+	/* Verified like every metadata write: the backup is what fsck
+	 * restores a damaged primary from, so it must never take damage. */
+	ret = sfs_super_buf_ops.prepare_write(blk, g->block_size, g->backup_sb_block, fs->sbi);
+	if (ret)
+		fprintf(stderr, "scopefs: %s: backup superblock not written: %s\n", fs->path,
+			sfs_verify_reason());
+	else
+		ret = sfs_io_write_blocks(fs->bdev, blk, g->block_log, g->backup_sb_block, 1);
 	mc_free(blk);
 	return ret;
 }

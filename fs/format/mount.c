@@ -285,15 +285,25 @@ int sfs_sb_write(struct sfs_sb_info *sbi, bool backup)
 	mc_mutex_lock(&sbi->sb_lock);
 	sfs_super_relocate(&sbi->sb, 0);
 	sfs_super_encode(blk, &sbi->sb);
+	/*
+	 * The same verifier the buffer cache runs before a write: a damaged
+	 * in-memory superblock must not overwrite a good one on disk (and
+	 * then its backup too, leaving nothing to recover from).
+	 */
+	ret = sfs_super_buf_ops.prepare_write(blk, SFS_SB_SIZE, 0, sbi);
 	/* The superblock is the first 1 KiB of block 0; the rest stays zero. */
-	ret = sfs_io_write(sbi->bdev, blk, SFS_SB_SIZE, SFS_SB_OFFSET);
+	if (!ret)
+		ret = sfs_io_write(sbi->bdev, blk, SFS_SB_SIZE, SFS_SB_OFFSET);
 	if (!ret && backup) {
 		struct sfs_super copy = sbi->sb;
 
 		memset(blk, 0, g->block_size);
 		sfs_super_relocate(&copy, g->backup_sb_block);
 		sfs_super_encode(blk, &copy);
-		ret = sfs_io_write_blocks(sbi->bdev, blk, g->block_log, g->backup_sb_block, 1);
+		ret = sfs_super_buf_ops.prepare_write(blk, g->block_size, g->backup_sb_block, sbi);
+		if (!ret)
+			ret = sfs_io_write_blocks(sbi->bdev, blk, g->block_log,
+						  g->backup_sb_block, 1);
 	}
 	mc_mutex_unlock(&sbi->sb_lock);
 	mc_free(blk);

@@ -82,7 +82,9 @@ int sfs_sb_read_copy(struct sfs_bdev *bdev, uint64_t blkno, uint32_t block_log,
 void sfs_sb_free(struct sfs_sb_info *sbi);
 
 /* Encode the in-memory superblock and write the primary copy (and the
- * backup too with @backup).  -EROFS when read-only. */
+ * backup too with @backup).  -EROFS when read-only; -EFSCORRUPTED or
+ * -EFSBADCRC, writing nothing, when the superblock verifier refuses the
+ * encoded copy (sfs_verify_reason() says why). */
 int sfs_sb_write(struct sfs_sb_info *sbi, bool backup);
 /* Write descriptor block @index of the primary GDT from gd[]. */
 int sfs_gdt_write_block(struct sfs_sb_info *sbi, uint32_t index);

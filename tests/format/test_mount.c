@@ -305,6 +305,38 @@ static void test_superblock_write_keeps_backup_in_step(void **state)
 	sfs_bdev_close(bdev);
 }
 
+/* A superblock that fails its verifier in memory is refused before either
+ * copy is written: the good copies on disk stay as they were. */
+static void test_superblock_write_refuses_corrupt_copy(void **state)
+{
+	struct img *im = *state;
+	struct sfs_sb_info *sbi;
+	uint8_t before[SFS_SB_SIZE], after[SFS_SB_SIZE];
+	uint8_t bbefore[SFS_SB_SIZE], bafter[SFS_SB_SIZE];
+	uint64_t boff;
+	char msg[256] = "";
+
+	assert_int_equal(sfs_sb_open(im->path, 0, &sbi, msg, sizeof(msg)), 0);
+	boff = sbi->geo.backup_sb_block << sbi->geo.block_log;
+	peek(im->path, 0, before, sizeof(before));
+	peek(im->path, boff, bbefore, sizeof(bbefore));
+	/* An error policy the verifier does not know. */
+	sbi->sb.errors = 77;
+	assert_int_equal(sfs_sb_write(sbi, true), -EFSCORRUPTED);
+	assert_non_null(strstr(sfs_verify_reason(), "error policy"));
+	/* Geometry that disagrees with itself. */
+	sbi->sb.errors = SFS_ERRORS_CONTINUE;
+	sbi->sb.group_count += 3;
+	assert_int_equal(sfs_sb_write(sbi, false), -EFSCORRUPTED);
+	sfs_sb_free(sbi);
+	peek(im->path, 0, after, sizeof(after));
+	peek(im->path, boff, bafter, sizeof(bafter));
+	assert_memory_equal(before, after, sizeof(before));
+	assert_memory_equal(bbefore, bafter, sizeof(bbefore));
+	assert_int_equal(sfs_sb_open(im->path, 0, &sbi, msg, sizeof(msg)), 0);
+	sfs_sb_free(sbi);
+}
+
 static void test_every_block_size_opens(void **state)
 {
 	static const char *const cases[][2] = { { "1024", "16M" }, { "4096", "16M" },
@@ -340,6 +372,7 @@ int main(int argc, char **argv)
 		T(test_damaged_superblock_is_refused),
 		T(test_damaged_descriptors_are_refused),
 		T(test_superblock_write_keeps_backup_in_step),
+		T(test_superblock_write_refuses_corrupt_copy),
 		cmocka_unit_test(test_every_block_size_opens),
 	};
 #undef T

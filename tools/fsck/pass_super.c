@@ -300,6 +300,9 @@ int fsck_write_super(struct fsck *f)
 	sb->check_time = (uint64_t)time(NULL);
 	sb->mount_count = 0;
 	ret = sfs_sb_write(&f->sbi, true);
+	if (ret == -EFSCORRUPTED || ret == -EFSBADCRC)
+		return fsck_fatal(f, "superblock not written, it fails its verifier: %s",
+				  sfs_verify_reason());
 	if (ret)
 		return fsck_fatal(f, "cannot write the superblock: %s", strerror(-ret));
 	return 0;
