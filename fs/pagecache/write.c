@@ -48,34 +48,32 @@ static int write_cached(struct sfs_pcache *pc, struct pc_map *m, uint32_t idx, u
 static int reserve(struct sfs_pcache *pc, struct pc_map *m, uint64_t *n, bool privileged,
 		   uint32_t *md)
 {
-	uint32_t k = pc_md_reserve();
 	unsigned fl = privileged ? SFS_ALLOC_PRIVILEGED : 0;
 	uint64_t avail;
-	bool need_md;
+	int ret;
 
 	mc_mutex_lock(&pc->lock);
-	need_md = !m->md_resv;
+	*md = m->md_resv ? 0 : pc_md_reserve();
 	mc_mutex_unlock(&pc->lock);
-	*md = need_md ? k : 0;
 	if (!sfs_blocks_reserve(pc->fs, *n + *md, fl))
 		return 0;
-	/* Short of space: the data first, the inode's tree-block
-	 * reservation included; the tree blocks then come from the
-	 * filesystem reserve (writeback maps with SFS_EXT_USE_RESERVE). */
-	*md = 0;
-	mc_mutex_lock(&pc->lock);
-	k = m->md_resv;
-	m->md_resv = 0;
-	pc->nr_md -= k;
-	mc_mutex_unlock(&pc->lock);
-	if (k)
-		sfs_blocks_unreserve(pc->fs, k);
+	/*
+	 * Short of space: the data gets what is left, and the tree blocks
+	 * this inode's writeout may need come from the filesystem reserve
+	 * -- the pool ext4 keeps for this (s_resv_clusters) -- so that
+	 * writeback never meets ENOSPC.  With that gone too, the write
+	 * cannot be made safe: -ENOSPC now.
+	 */
 	avail = sfs_balloc_available(pc->fs, fl);
-	if (!avail)
-		return -ENOSPC;
 	if (avail < *n)
 		*n = avail;
-	return sfs_blocks_reserve(pc->fs, *n, fl);
+	ret = *n ? sfs_blocks_reserve(pc->fs, *n, fl) : -ENOSPC;
+	if (ret || !*md)
+		return ret;
+	ret = sfs_blocks_reserve(pc->fs, *md, fl | SFS_ALLOC_USE_RESERVE);
+	if (ret)
+		sfs_blocks_unreserve(pc->fs, *n);
+	return ret;
 }
 
 ssize_t sfs_pc_write(struct sfs_fs *fs, struct sfs_inode_info *ip, const void *buf, size_t len,

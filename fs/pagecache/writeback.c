@@ -170,8 +170,11 @@ static void md_rereserve(struct sfs_pcache *pc, struct pc_map *m)
 	mc_mutex_lock(&pc->lock);
 	need = m->nr_delayed && !m->md_resv;
 	mc_mutex_unlock(&pc->lock);
-	/* Failing leaves the fs reserve (SFS_EXT_USE_RESERVE) for the tree. */
-	if (!need || sfs_blocks_reserve(pc->fs, k, SFS_ALLOC_PRIVILEGED))
+	/* Short of space, the filesystem reserve is the pool for tree
+	 * blocks (as at write time); failing that, the mapping may still
+	 * use it unreserved (SFS_EXT_USE_RESERVE). */
+	if (!need || (sfs_blocks_reserve(pc->fs, k, SFS_ALLOC_PRIVILEGED) &&
+		      sfs_blocks_reserve(pc->fs, k, SFS_ALLOC_PRIVILEGED | SFS_ALLOC_USE_RESERVE)))
 		return;
 	mc_mutex_lock(&pc->lock);
 	if (m->nr_delayed && !m->md_resv) {

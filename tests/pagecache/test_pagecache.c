@@ -228,6 +228,70 @@ static void test_enospc_at_write_time(void **state)
 	assert_int_equal(unlink_file(e->fs, ino), 0);
 }
 
+/*
+ * Near a full filesystem the tree blocks a delayed inode's writeout may
+ * need still come reserved: from the filesystem reserve when the free
+ * space is gone, and a write that cannot have them fails with ENOSPC
+ * rather than leaving writeback to find out.  Every inode with delayed
+ * pages holds its tree blocks at every step, and everything written back
+ * afterwards succeeds.
+ */
+static void test_tree_blocks_reserved_near_full(void **state)
+{
+	struct env *e = *state;
+	static uint8_t buf[1 << 20];
+	static uint64_t inos[1024];
+	struct sfs_cred user = { .uid = 1000, .gid = 1000 };
+	/* many tree blocks per inode: the space short of them but not of
+	 * data is wide, not a block or two at the very end */
+	struct sfs_pc_tunables t = { .interval_ms = 3600 * 1000, .md_reserve = 64 };
+	uint64_t fill = new_file(e->fs), off = 0, k = t.md_reserve;
+	struct sfs_block_counts c;
+	struct sfs_pc_stats ps;
+	unsigned n = 0;
+	ssize_t r;
+
+	sfs_pc_tune(&t);
+	memset(buf, 0x33, sizeof(buf));
+	/* the inodes first: creating them needs space too */
+	for (unsigned i = 0; i < 1024; i++)
+		inos[i] = new_file(e->fs);
+	while ((r = sfs_write(e->fs, fill, buf, sizeof(buf), off, 0, &user)) > 0)
+		off += (uint64_t)r;
+	assert_int_equal(r, -ENOSPC);
+	assert_int_equal(sfs_fsync(e->fs, fill, false), 0);
+	/* root's reserve left for data: one new file a page each until even
+	 * the tree blocks cannot be had */
+	for (;;) {
+		assert_true(n < 1024);
+		r = sfs_write(e->fs, inos[n], buf, 4096, 0, 0, NULL);
+		sfs_pc_stats(e->fs, &ps);
+		if (r < 0)
+			break;
+		n++;
+		/* one page each: every inode with a delayed page holds its
+		 * tree blocks (the thread may be writing one back: its tree
+		 * blocks are in use then) */
+		if (!ps.writeback)
+			assert_int_equal(ps.reserved_md, ps.delayed * k);
+	}
+	assert_int_equal(r, -ENOSPC);
+	assert_true(n > 8);
+	/* the last ones' tree blocks came out of the filesystem reserve */
+	c = counts_of(e->fs);
+	assert_true(c.free - c.busy - c.dirty < c.fs_resv);
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(sfs_fsync(e->fs, inos[i], false), 0);
+	sfs_pc_stats(e->fs, &ps);
+	assert_int_equal(ps.wb_errors, 0);
+	assert_int_equal(ps.delayed, 0);
+	for (unsigned i = 0; i < 1024; i++)
+		assert_int_equal(unlink_file(e->fs, inos[i]), 0);
+	assert_int_equal(unlink_file(e->fs, fill), 0);
+	t.md_reserve = 0;
+	sfs_pc_tune(&t);
+}
+
 static void test_fsync_and_fdatasync_commit_what_they_need(void **state)
 {
 	struct env *e = *state;
@@ -489,6 +553,7 @@ int main(int argc, char **argv)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reservations_return_exactly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enospc_at_write_time, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tree_blocks_reserved_near_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fsync_and_fdatasync_commit_what_they_need,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_credits_reserved_at_dirty_time, setup,
