@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 
 #include "fs/format/geometry.h"
+#include "fs/fs.h"
+#include "fs/namespace/namespace.h"
 #include "tools.h"
 
 struct tools tools;
@@ -234,6 +236,71 @@ static void test_wrong_counts_and_fields(void **state)
 	found_and_repaired(im, "S07");
 }
 
+/* Group 0 claims to be uninitialised, yet the root directory's block
+ * lives there: initialising the bitmap keeps the block owned. */
+static void test_uninit_group_with_live_blocks(void **state)
+{
+	struct img *im = *state;
+
+	inject(im, "set-gd", "0", "flags", "0x5", NULL);   /* BLOCK_UNINIT | ITABLE_ZEROED */
+	found_and_repaired(im, "B05");
+}
+
+/* The root inode turned into a regular file: re-created as an empty
+ * directory, and the blocks the old record owned are freed, not leaked
+ * (the second check would report them marked in use but free). */
+static void test_root_not_a_directory(void **state)
+{
+	struct img *im = *state;
+	char out[OUT_MAX];
+
+	inject(im, "set-inode", "2", "mode", "0100644", NULL);
+	found_and_repaired(im, "I06");
+	assert_int_equal(tool(out, tools.db, im->path, "inode", "2", NULL), 0);
+	assert_non_null(strstr(out, "040755"));
+}
+
+/* A file named in the root with blocks at logical 0..1 and 10..11 (the
+ * library's allocator), through the library so fsck sees it reachable. */
+static uint64_t file_with_two_extents(const char *path)
+{
+	struct sfs_cred cr = { .uid = (uint32_t)getuid(), .gid = (uint32_t)getgid() };
+	struct sfs_mount_opts o;
+	struct sfs_attr a;
+	struct sfs_fs *fs;
+	char msg[256];
+
+	sfs_mount_opts_default(&o);
+	if (sfs_fs_mount(path, &o, &fs, msg, sizeof(msg)))
+		fail_msg("mount: %s", msg);
+	assert_int_equal(sfs_create(fs, SFS_ROOT_INO, "twice", 0644, 0, &cr, &a), 0);
+	assert_int_equal(sfs_alloc_range(fs, a.ino, 0, 2, false), 0);
+	assert_int_equal(sfs_alloc_range(fs, a.ino, 10, 2, false), 0);
+	assert_int_equal(sfs_fs_unmount(fs), 0);
+	return a.ino;
+}
+
+/* The second extent of a file repointed at the first one's blocks: the
+ * same blocks mapped twice in one tree.  -y keeps the first mapping and
+ * drops the later extent; its old blocks are freed. */
+static void test_block_mapped_twice_in_one_inode(void **state)
+{
+	struct img *im = *state;
+	char ino[24], pblk[24], out[OUT_MAX];
+	const char *p;
+
+	snprintf(ino, sizeof(ino), "%llu", (unsigned long long)file_with_two_extents(im->path));
+	assert_int_equal(tool(out, tools.fsck, "-fn", im->path, NULL), 0);
+	assert_int_equal(tool(out, tools.db, im->path, "extents", ino, NULL), 0);
+	p = strstr(out, "0..1        -> ");
+	assert_non_null(p);
+	snprintf(pblk, sizeof(pblk), "%llu", strtoull(p + strlen("0..1        -> "), NULL, 10));
+	inject(im, "set-extent", "root", ino, "1", "pblk", pblk, NULL);
+	found_and_repaired(im, "I10");
+	assert_int_equal(tool(out, tools.db, im->path, "extents", ino, NULL), 0);
+	assert_non_null(strstr(out, "1 extents, 2 blocks mapped"));
+}
+
 static void test_both_descriptor_copies_lost(void **state)
 {
 	struct img *im = *state;
@@ -310,6 +377,9 @@ int main(int argc, char **argv)
 		T(test_bad_geometry),
 		T(test_broken_checksums_everywhere),
 		T(test_wrong_counts_and_fields),
+		T(test_uninit_group_with_live_blocks),
+		T(test_root_not_a_directory),
+		T(test_block_mapped_twice_in_one_inode),
 		T(test_both_descriptor_copies_lost),
 		T(test_preen_fixes_only_the_safe),
 		T(test_offline_tool_shows_every_structure),

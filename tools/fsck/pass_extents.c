@@ -53,6 +53,15 @@ static bool claimed(struct fsck *f, uint64_t blk)
 	       sfs_bit_test(f->used_blocks[grp], idx);
 }
 
+static void unclaim(struct fsck *f, uint64_t blk)
+{
+	const struct sfs_geo *g = &f->sbi.geo;
+	uint32_t grp, idx;
+
+	if (sfs_geo_block_group(g, blk, &grp, &idx) && f->used_blocks[grp])
+		sfs_bit_clear(f->used_blocks[grp], idx);
+}
+
 static int walk_fail(struct walk *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int walk_fail(struct walk *w, const char *fmt, ...)
@@ -84,6 +93,9 @@ static void account(struct walk *w, uint64_t blk)
 	case WALK_CLAIM:
 		if (!fsck_claim_block(w->f, blk) && !w->dups++)
 			w->first_dup = blk;
+		break;
+	case WALK_UNCLAIM:
+		unclaim(w->f, blk);
 		break;
 	}
 }
@@ -166,6 +178,23 @@ static int read_tree_block(struct walk *w, uint64_t blk, uint8_t **out)
 }
 
 /*
+ * Before a leaf extent claims its blocks: if any is claimed already, by
+ * this inode (an earlier inode's claim was settled by PROBE), the extent
+ * is a later mapping of it, and the one I10's repair drops.
+ */
+static void note_self_dup(struct walk *w, const struct sfs_extent *e, uint64_t node, unsigned idx)
+{
+	uint64_t n = 0;
+
+	for (uint64_t b = e->pblk; b < e->pblk + e->len; b++)
+		n += claimed(w->f, b);
+	if (!n || w->ndupfix == WALK_DUPFIX_MAX)
+		return;
+	w->dupfix[w->ndupfix++] = (struct walk_dupfix){ .node = node, .idx = idx };
+	w->leaf_dups += n;
+}
+
+/*
  * Walk one node covering logical blocks [lo, hi); @blk is its block (0 =
  * the root in the inode).
  */
@@ -198,12 +227,14 @@ static int walk_node(struct walk *w, const void *node, uint64_t blk, int expect_
 				return walk_fail(w, "extent %u (logical %u+%u) outside its parent's range %llu..%llu",
 						 i, e.lblk, e.len, (unsigned long long)lo,
 						 (unsigned long long)hi - 1);
-			for (uint64_t b = e.pblk; b < e.pblk + e.len; b++) {
+			for (uint64_t b = e.pblk; b < e.pblk + e.len; b++)
 				if (!owned_block_ok(g, b))
 					return walk_fail(w, "extent %u maps block %llu, which is not a data block",
 							 i, (unsigned long long)b);
+			if (w->mode == WALK_CLAIM)
+				note_self_dup(w, &e, blk, i);
+			for (uint64_t b = e.pblk; b < e.pblk + e.len; b++)
 				account(w, b);
-			}
 			w->owned += e.len;
 			if (w->mode == WALK_CLAIM && w->is_dir && !(e.flags & SFS_EXTENT_FL_UNWRITTEN)) {
 				for (uint32_t k = 0; k < e.len && !w->dd.found; k++) {
@@ -271,8 +302,11 @@ int fsck_walk_inode(struct walk *w, const struct sfs_inode *in, enum walk_mode m
 	w->why[0] = 0;
 	if (mode == WALK_VALIDATE)
 		w->nkeyfix = 0;
-	if (mode == WALK_CLAIM)
+	if (mode == WALK_CLAIM) {
 		memset(&w->dd, 0, sizeof(w->dd));
+		w->ndupfix = 0;
+		w->leaf_dups = 0;
+	}
 	if (!(in->flags & SFS_INODE_FL_INLINE))
 		ret = walk_node(w, in->root, 0, -1, 0, 1ull << 32);
 	if (ret || !in->xattr_block)
@@ -291,6 +325,18 @@ int fsck_walk_inode(struct walk *w, const struct sfs_inode *in, enum walk_mode m
 	account(w, in->xattr_block);
 	w->owned++;
 	return 0;
+}
+
+static int write_tree_block(struct fsck *f, uint8_t *blk, uint64_t blkno)
+{
+	const struct sfs_geo *g = &f->sbi.geo;
+	int ret;
+
+	sfs_hdr_set_csum(blk, g->block_size, f->sbi.csum_seed);
+	ret = sfs_extent_block_verify(blk, g->block_size, blkno, &f->sbi);
+	if (!ret)
+		ret = fsck_write_block(f, blk, blkno);
+	return ret;
 }
 
 int fsck_fix_key(struct fsck *f, struct sfs_inode *in, const struct walk_keyfix *k)
@@ -320,5 +366,78 @@ int fsck_fix_key(struct fsck *f, struct sfs_inode *in, const struct walk_keyfix 
 			ret = fsck_write_block(f, blk, k->node);
 	}
 	mc_free(blk);
+	return ret;
+}
+
+/* Remove entry @idx of a leaf node, shifting the later ones down. */
+static void leaf_remove(void *node, unsigned idx)
+{
+	struct sfs_extent_header h;
+	struct sfs_extent e;
+
+	sfs_extent_header_decode(&h, node);
+	for (unsigned i = idx; i + 1 < h.entries; i++) {
+		sfs_extent_get(&e, node, i + 1);
+		sfs_extent_put(node, i, &e);
+	}
+	h.entries--;
+	sfs_extent_header_encode(node, &h);
+}
+
+/*
+ * Why drop rather than clone (e2fsck clones a multiply-claimed block): a
+ * clone needs free blocks, and pass 2 cannot know which blocks are free
+ * until every inode has been walked; taking one the bitmap calls free
+ * could cross-link a file not yet checked.  One block cannot have held
+ * two logical ranges' data anyway: whatever was written last through
+ * either mapping is what both read, and the first mapping keeps it.
+ */
+int fsck_drop_self_dups(struct walk *w, struct sfs_inode *in)
+{
+	struct fsck *f = w->f;
+	const struct sfs_geo *g = &f->sbi.geo;
+	uint8_t *blk = NULL;
+	uint64_t loaded = 0;
+	int ret = 0;
+
+	if (!w->ndupfix || w->leaf_dups != w->dups)
+		return -EOPNOTSUPP;
+	/* A non-root node keeps its first entry: its parent's key names it,
+	 * and an empty node below the root is invalid. */
+	for (unsigned k = 0; k < w->ndupfix; k++)
+		if (w->dupfix[k].node && !w->dupfix[k].idx)
+			return -EOPNOTSUPP;
+	blk = sfs_io_alloc(g->block_size);
+	if (!blk)
+		return -ENOMEM;
+	/* The claims were taken from the tree as it is: give them back first. */
+	fsck_walk_inode(w, in, WALK_UNCLAIM);
+	/* Last first, so the indexes noted earlier in a node stay valid. */
+	for (unsigned k = w->ndupfix; k-- > 0;) {
+		const struct walk_dupfix *d = &w->dupfix[k];
+
+		if (!d->node) {
+			leaf_remove(in->root, d->idx);
+			continue;
+		}
+		if (loaded != d->node) {
+			if (loaded) {
+				ret = write_tree_block(f, blk, loaded);
+				if (ret)
+					goto out;
+			}
+			ret = sfs_io_read_blocks(f->bdev, blk, g->block_log, d->node, 1);
+			if (ret)
+				goto out;
+			loaded = d->node;
+		}
+		leaf_remove(blk + SFS_HDR_SIZE, d->idx);
+	}
+	if (loaded)
+		ret = write_tree_block(f, blk, loaded);
+out:
+	mc_free(blk);
+	/* Claims as the tree now is (on failure, as much of it as was kept). */
+	fsck_walk_inode(w, in, WALK_CLAIM);
 	return ret;
 }

@@ -57,8 +57,9 @@ static void mark_live(struct fsck *f, uint32_t grp, uint32_t idx, bool dir);
  * with "." and ".." in the first block nothing else owns.  Pass 3 then
  * brings the bitmaps and counts in line.
  */
-static int recreate_root(struct fsck *f, uint8_t *blk)
+static int recreate_root(struct fsck *f, struct walk *w)
 {
+	uint8_t *blk = w->blk;
 	struct sfs_sb_info *sbi = &f->sbi;
 	const struct sfs_geo *g = &sbi->geo;
 	struct sfs_extent ext = { .len = 1 };
@@ -68,6 +69,15 @@ static int recreate_root(struct fsck *f, uint8_t *blk)
 	uint32_t ioff;
 	int ret;
 
+	/* A non-directory in the root's slot had its blocks claimed; it is
+	 * overwritten below, so they are free again (else pass 3 would keep
+	 * them marked in use with no owner). */
+	if (w->old_root_claimed) {
+		w->ino = SFS_ROOT_INO;
+		w->is_dir = false;
+		fsck_walk_inode(w, &w->old_root, WALK_UNCLAIM);
+		w->old_root_claimed = false;
+	}
 	for (uint32_t grp = 0; grp < g->group_count && !dblk; grp++) {
 		for (uint32_t i = sfs_geo_group_overhead(g); i < sfs_geo_group_blocks(g, grp); i++) {
 			if (!f->used_blocks[grp] || !sfs_bit_test(f->used_blocks[grp], i)) {
@@ -200,10 +210,17 @@ static bool check_slot(struct fsck *f, struct walk *w, uint8_t *raw, uint64_t in
 	mark_live(f, grp, idx, w->is_dir);
 	if (ino == SFS_ROOT_INO && w->is_dir)
 		f->root_ok = true;
-	if (w->dups)
-		fix_problem(f, PR_BLOCK_DUP_SELF, "inode %llu: %llu of its blocks (first %llu) are mapped twice in its own tree",
-			    (unsigned long long)ino, (unsigned long long)w->dups,
-			    (unsigned long long)w->first_dup);
+	if (w->dups &&
+	    fix_problem(f, PR_BLOCK_DUP_SELF, "inode %llu: %llu of its blocks (first %llu) are mapped twice in its own tree",
+			(unsigned long long)ino, (unsigned long long)w->dups,
+			(unsigned long long)w->first_dup)) {
+		int ret = fsck_drop_self_dups(w, &in);
+
+		if (ret)
+			fix_failed(f, PR_BLOCK_DUP_SELF, ret);
+		else
+			changed = true;
+	}
 	if (w->dd.found) {
 		struct dir_damage *dd = &w->dd;
 
@@ -227,6 +244,10 @@ static bool check_slot(struct fsck *f, struct walk *w, uint8_t *raw, uint64_t in
 			in.blocks = w->owned;
 			changed = true;
 		}
+	}
+	if (ino == SFS_ROOT_INO && !w->is_dir) {
+		w->old_root = in;
+		w->old_root_claimed = true;
 	}
 	if (changed)
 		sfs_inode_encode(raw, &in, sbi);
@@ -301,7 +322,7 @@ int fsck_pass_inodes(struct fsck *f)
 		if (!f->root_ok &&
 		    fix_problem(f, PR_ROOT_BAD, "root directory (inode %u) is missing or not a directory",
 				SFS_ROOT_INO)) {
-			ret = recreate_root(f, w.blk);
+			ret = recreate_root(f, &w);
 			if (ret)
 				fix_failed(f, PR_ROOT_BAD, ret);
 			ret = 0;

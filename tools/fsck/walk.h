@@ -12,7 +12,9 @@
  *             leaves the other's claims intact
  *   CLAIM     mark every block owned in the per-group maps pass 3 compares
  *             with the bitmaps; count the inode's blocks; find damaged
- *             directory blocks
+ *             directory blocks; note the leaf extents that map a block the
+ *             inode already mapped (I10, repaired by fsck_drop_self_dups)
+ *   UNCLAIM   undo CLAIM, before a repair changes the tree
  * A walk gives up after visiting more nodes than the filesystem has
  * blocks: a crafted tree cannot make fsck loop.
  */
@@ -25,14 +27,21 @@
 #include "fs/format/inode.h"
 #include "tools/fsck/fsck.h"
 
-enum walk_mode { WALK_VALIDATE, WALK_PROBE, WALK_CLAIM };
+enum walk_mode { WALK_VALIDATE, WALK_PROBE, WALK_CLAIM, WALK_UNCLAIM };
 
 #define WALK_KEYFIX_MAX 16
+#define WALK_DUPFIX_MAX 16
 
 struct walk_keyfix {
 	uint64_t node;               /* tree block holding the index, 0 = the root */
 	unsigned idx;
 	uint32_t key, child_first;
+};
+
+/* A leaf extent mapping blocks the inode mapped earlier in the walk. */
+struct walk_dupfix {
+	uint64_t node;               /* tree block holding the extent, 0 = the root */
+	unsigned idx;
 };
 
 struct dir_damage {
@@ -54,6 +63,13 @@ struct walk {
 	unsigned depth;              /* of the tree */
 	struct walk_keyfix keyfix[WALK_KEYFIX_MAX];
 	unsigned nkeyfix;
+	struct walk_dupfix dupfix[WALK_DUPFIX_MAX];
+	unsigned ndupfix;
+	uint64_t leaf_dups;          /* of dups, those in leaf extents noted in dupfix */
+	/* The root inode's record when it was claimed as a non-directory:
+	 * re-creating the root must give those blocks back first. */
+	struct sfs_inode old_root;
+	bool old_root_claimed;
 	uint8_t *blk;                /* scratch for directory and xattr blocks */
 	struct dir_damage dd;
 	char why[256];
@@ -61,6 +77,17 @@ struct walk {
 
 /* 0, or -EFSCORRUPTED with the reason in w->why (VALIDATE). */
 int fsck_walk_inode(struct walk *w, const struct sfs_inode *in, enum walk_mode mode);
+/*
+ * Repair I10 after a CLAIM walk found self-duplicates: the first mapping of
+ * each block (in logical order) is kept and every later leaf extent that
+ * maps an already-mapped block is dropped, its logical range becoming a
+ * hole; the inode's claims are then taken again from the repaired tree (w
+ * holds the new counts).  Root changes go into @in (caller re-encodes).
+ * -EOPNOTSUPP, changing nothing, when a duplicate is not a leaf extent (a
+ * tree node or the xattr block) or dropping would empty a tree block or
+ * change its first key.
+ */
+int fsck_drop_self_dups(struct walk *w, struct sfs_inode *in);
 /* Apply one collected key fix (root: into @in, caller re-encodes). */
 int fsck_fix_key(struct fsck *f, struct sfs_inode *in, const struct walk_keyfix *k);
 
