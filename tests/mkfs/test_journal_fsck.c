@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "fs/block/buffer.h"
+#include "fs/format/jsb.h"
 #include "journal/journal.h"
 #include "tools.h"
 
@@ -104,10 +105,92 @@ static void test_fsck_replays_a_committed_transaction(void **state)
 	unlink(path);
 }
 
+/* Rewrite the journal superblock through @edit, checksum kept valid (as
+ * the journal itself would have written it). */
+static void edit_jsb(const char *path, void (*edit)(struct sfs_jsb *j))
+{
+	struct sfs_sb_info *sbi;
+	struct sfs_jsb j;
+	uint8_t *blk;
+	uint64_t off;
+	char msg[256];
+	int fd;
+
+	assert_int_equal(sfs_sb_open(path, SFS_MOUNT_RDONLY, &sbi, msg, sizeof(msg)), 0);
+	off = sbi->geo.journal_start << sbi->geo.block_log;
+	blk = mc_zalloc(sbi->geo.block_size, MC_KERNEL);
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, blk, sbi->geo.block_size, (off_t)off), (ssize_t)sbi->geo.block_size);
+	sfs_jsb_decode(&j, blk);
+	edit(&j);
+	sfs_jsb_build(blk, sbi, &j);
+	assert_int_equal(sfs_jsb_verify(blk, sbi->geo.block_size, sbi->geo.journal_start, sbi), 0);
+	assert_int_equal(pwrite(fd, blk, sbi->geo.block_size, (off_t)off), (ssize_t)sbi->geo.block_size);
+	close(fd);
+	mc_free(blk);
+	sfs_sb_free(sbi);
+}
+
+static void record_eio(struct sfs_jsb *j) { j->errno_ = EIO; }
+/* Passes the format's verifier (S08 stays quiet) but not the journal's
+ * own rule that the log starts at its first position. */
+static void shift_first(struct sfs_jsb *j) { j->first = j->first + 1; }
+
+/* fsck -n reports @code (exit 4), -y repairs (exit 1), then clean. */
+static void journal_found_and_repaired(const char *path, const char *code)
+{
+	char out[OUT_MAX];
+	int ret;
+
+	ret = tool(out, tools.fsck, "-fn", path, NULL);
+	if (ret != 4 || !strstr(out, code))
+		fail_msg("fsck -n: exit %d, expected 4 with [%s]\n%s", ret, code, out);
+	ret = tool(out, tools.fsck, "-fy", path, NULL);
+	if (ret != 1 || !strstr(out, code))
+		fail_msg("fsck -y: exit %d, expected 1 with [%s]\n%s", ret, code, out);
+	ret = tool(out, tools.fsck, "-fn", path, NULL);
+	if (ret != 0)
+		fail_msg("fsck -n after -y: exit %d, expected 0\n%s", ret, out);
+}
+
+/* An abort recorded in the journal (J02) moves into the superblock's
+ * error record when repaired, and the journal's copy is cleared. */
+static void test_fsck_journal_recorded_abort(void **state)
+{
+	char path[256], out[OUT_MAX];
+
+	(void)state;
+	scratch_path(path, sizeof(path), "jfsck");
+	if (tool(out, tools.mkfs, "-q", "-g", "1024", path, "16M", NULL))
+		fail_msg("mkfs: %s", out);
+	edit_jsb(path, record_eio);
+	journal_found_and_repaired(path, "J02");
+	assert_int_equal(tool(out, tools.db, path, "sb", NULL), 0);
+	assert_non_null(strstr(out, "last_error_errno"));
+	unlink(path);
+}
+
+/* A journal superblock the log scan refuses (J03): re-created empty. */
+static void test_fsck_journal_log_unscannable(void **state)
+{
+	char path[256], out[OUT_MAX];
+
+	(void)state;
+	scratch_path(path, sizeof(path), "jfsck");
+	if (tool(out, tools.mkfs, "-q", "-g", "1024", path, "16M", NULL))
+		fail_msg("mkfs: %s", out);
+	edit_jsb(path, shift_first);
+	journal_found_and_repaired(path, "J03");
+	unlink(path);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fsck_replays_a_committed_transaction),
+		cmocka_unit_test(test_fsck_journal_recorded_abort),
+		cmocka_unit_test(test_fsck_journal_log_unscannable),
 	};
 	if (tools_init(argc, argv))
 		return 1;

@@ -206,8 +206,9 @@ static int fsck_journal_replay(struct fsck *f)
 		sb->state |= SFS_STATE_ERROR;
 		sb->error_count++;
 		f->sb_dirty = true;
+		/* Positive: the errno it cleared; only a negative one failed. */
 		ret = jnl_clear_recorded_error(f->bdev, &a);
-		if (ret)
+		if (ret < 0)
 			fix_failed(f, PR_JOURNAL_ERRNO, ret);
 	}
 	if (ri.was_clean) {
