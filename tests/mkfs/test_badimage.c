@@ -10,8 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "tools.h"
 
@@ -173,6 +177,85 @@ static void test_usage_and_lock_exit_codes(void **state)
 	assert_non_null(strstr(out, "B03"));
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Read what the child wrote to the terminal into @buf (NUL-terminated)
+ * until @want appears (NULL: until it closes) or @deadline passes. */
+static bool pty_read_until(int master, char *buf, size_t cap, size_t *len, const char *want,
+			   uint64_t deadline)
+{
+	for (;;) {
+		struct pollfd p = { .fd = master, .events = POLLIN };
+		uint64_t now = mono_ns();
+		ssize_t n;
+
+		if (want && strstr(buf, want))
+			return true;
+		if (now >= deadline)
+			return false;
+		if (poll(&p, 1, (int)((deadline - now) / 1000000) + 1) <= 0)
+			continue;
+		n = read(master, buf + *len, cap - 1 - *len);
+		if (n <= 0)
+			return !want;   /* EIO: the child closed the terminal */
+		*len += (size_t)n;
+		buf[*len] = 0;
+		if (*len == cap - 1)
+			*len = 0;       /* keep reading; only the tail matters */
+	}
+}
+
+/*
+ * ^C at a repair question: fsck stops asking, writes nothing and exits
+ * with 32 (cancelled) or'ed with 4 (the problem it was asked about is
+ * left).  A terminal is needed for the question, hence the pty; the
+ * signal is sent while fsck waits for the answer, so it cannot race.
+ */
+static void test_cancelled_exit_code(void **state)
+{
+	struct img *im = *state;
+	char buf[16384] = "", out[OUT_MAX];
+	uint64_t deadline;
+	size_t len = 0;
+	int master, status;
+	pid_t pid;
+
+	assert_int_equal(tool(out, tools.db, "-w", im->path, "flip-bit", "block", "0", "500", NULL), 0);
+	pid = forkpty(&master, NULL, NULL, NULL);
+	assert_true(pid >= 0);
+	if (!pid) {
+		execl(tools.fsck, tools.fsck, "-f", im->path, (char *)NULL);
+		_exit(127);
+	}
+	deadline = mono_ns() + 60ull * 1000000000u;
+	if (!pty_read_until(master, buf, sizeof(buf), &len, "<y>? ", deadline)) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		close(master);
+		fail_msg("fsck asked no question within 60 s:\n%s", buf);
+	}
+	assert_non_null(strstr(buf, "[B03]"));
+	assert_int_equal(kill(pid, SIGINT), 0);
+	len = 0;
+	buf[0] = 0;
+	pty_read_until(master, buf, sizeof(buf), &len, NULL, mono_ns() + 60ull * 1000000000u);
+	close(master);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status))
+		fail_msg("fsck did not exit (status 0x%x):\n%s", status, buf);
+	assert_int_equal(WEXITSTATUS(status), 32 | 4);
+	assert_non_null(strstr(buf, "check cancelled"));
+	/* Nothing was repaired: the bit is still wrong. */
+	assert_int_equal(tool(out, tools.fsck, "-fn", im->path, NULL), 4);
+	assert_non_null(strstr(out, "[B03]"));
+}
+
 int main(int argc, char **argv)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -183,6 +266,7 @@ int main(int argc, char **argv)
 		T(test_future_features),
 		T(test_random_over_each_metadata_block),
 		T(test_usage_and_lock_exit_codes),
+		T(test_cancelled_exit_code),
 	};
 #undef T
 

@@ -122,7 +122,9 @@ bool problem_vreport(struct fsck *f, const struct problem_desc *d, const char *f
 		break;
 	case FSCK_ASK:
 		printf(".\n");
-		fix = ask(d->fix);
+		/* After ^C the answer is no without asking: the person has
+		 * gone, and the terminal read would only wait for them. */
+		fix = !fsck_cancelled && ask(d->fix);
 		break;
 	}
 	if (fix)
