@@ -1,7 +1,7 @@
 /*
  * pcbench: the page cache through the library (issue 10).
  *
- *   pcbench [-d DIR] [-s MiB] [-p MiB] [-x]
+ *   pcbench [-d DIR] [-s MiB] [-p MiB] [-x] [-f FILES]
  *
  * Throughput: an image on DIR (O_DIRECT, io_uring), one file written
  * sequentially in 1 MiB and in 4 KiB writes (-s MiB, default 1024) then
@@ -13,7 +13,13 @@
  * writer in 64 KiB writes; for each throttle policy: total time, time
  * asleep in alloc/'s throttle and in the dirty limit, the writer's p99
  * write latency, and how the throttle waits ended (woken, timeouts,
- * computed).  -x skips the throughput part.  Not a test.
+ * computed).  -x skips the throughput part.
+ *
+ * Small files (-f FILES, default 0 = skip): FILES new files of 16 KiB
+ * each, written with the background thread woken at its usual limits,
+ * then a sync; files per second, and how often a writer waited for the
+ * journal credits every inode with delayed pages holds (the cap is half
+ * the log).  Run with -s 0 -p 0 for this part alone.  Not a test.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -29,6 +35,7 @@
 #include "fs/format/geometry.h"
 #include "fs/fs.h"
 #include "fs/pagecache/pagecache.h"
+#include "fs/super.h"
 #include "mkfs/mkfs.h"
 
 static void die(const char *what, int err)
@@ -157,6 +164,44 @@ static void throughput(const char *dir, uint64_t mib)
 	unlink(path);
 }
 
+static void small_files(const char *dir, uint64_t files)
+{
+	static uint8_t buf[16 << 10];
+	struct sfs_pc_stats p0, p1;
+	struct jnl_stats js;
+	char path[512];
+	struct sfs_fs *fs;
+	double t;
+
+	snprintf(path, sizeof(path), "%s/pcbench-small-%d.img", dir, (int)getpid());
+	make_image(path, files * sizeof(buf) * 2 + (512ull << 20));
+	fs = mount_image(path, NULL);
+	memset(buf, 0x5c, sizeof(buf));
+	sfs_pc_stats(fs, &p0);
+	t = now_s();
+	for (uint64_t i = 0; i < files; i++)
+		if (sfs_write(fs, new_file(fs), buf, sizeof(buf), 0, 0, NULL) != (ssize_t)sizeof(buf))
+			die("write", EIO);
+	if (sfs_fs_sync(fs))
+		die("sync", EIO);
+	t = now_s() - t;
+	sfs_pc_stats(fs, &p1);
+	jnl_get_stats(fs->j, &js);
+	printf("small files: %llu x 16 KiB + sync in %.2f s: %.0f files/s; writers waited for "
+	       "journal credits %llu times (cap %llu log blocks), writeback handles %llu reserved, "
+	       "%llu ordinary\n", (unsigned long long)files, t, (double)files / t,
+	       (unsigned long long)(p1.jrsv_waits - p0.jrsv_waits), (unsigned long long)js.rsv_cap,
+	       (unsigned long long)(p1.wb_rsv_starts - p0.wb_rsv_starts),
+	       (unsigned long long)(p1.wb_plain_starts - p0.wb_plain_starts));
+	if (getenv("PCBENCH_STATS")) {
+		sfs_pc_print_stats(fs, stdout, 0);
+		jnl_print_stats(fs->j, stdout, 0);
+	}
+	if (sfs_fs_unmount(fs))
+		die("unmount", EIO);
+	unlink(path);
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -238,18 +283,19 @@ static void policy_run(const char *dir, uint64_t mib, const char *bw, enum mc_th
 int main(int argc, char **argv)
 {
 	const char *dir = "/var/tmp";
-	uint64_t mib = 1024, pmib = 512;
+	uint64_t mib = 1024, pmib = 512, files = 0;
 	int opt, skip = 0;
 	char err[256];
 
-	while ((opt = getopt(argc, argv, "d:s:p:x")) != -1) {
+	while ((opt = getopt(argc, argv, "d:s:p:xf:")) != -1) {
 		switch (opt) {
 		case 'd': dir = optarg; break;
 		case 's': mib = strtoull(optarg, NULL, 0); break;
 		case 'p': pmib = strtoull(optarg, NULL, 0); break;
 		case 'x': skip = 1; break;
+		case 'f': files = strtoull(optarg, NULL, 0); break;
 		default:
-			fprintf(stderr, "usage: pcbench [-d DIR] [-s MiB] [-p MiB] [-x]\n");
+			fprintf(stderr, "usage: pcbench [-d DIR] [-s MiB] [-p MiB] [-x] [-f FILES]\n");
 			return 2;
 		}
 	}
@@ -257,8 +303,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pcbench: %s\n", err);
 		return 1;
 	}
-	if (!skip)
+	if (!skip && mib)
 		throughput(dir, mib);
+	if (files)
+		small_files(dir, files);
 	if (!pmib)
 		return 0;
 	for (int b = 0; b < 2; b++) {

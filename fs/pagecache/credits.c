@@ -57,6 +57,14 @@ int pc_jrsv_get(struct sfs_pcache *pc, struct pc_map *m, struct sfs_inode_info *
 		/* The log is short, or all reservations are out: writeback
 		 * gives them back; wake it and wait. */
 		atomic_fetch_add(&pc->rsv_waiters, 1);
+		/* Half of them back, not one: a writer per wake-up would
+		 * turn every new file into a synchronous writeback. */
+		mc_mutex_lock(&pc->lock);
+		if (!pc->rsv_drain) {
+			pc->rsv_drain = true;
+			pc->rsv_drain_to = pc->nr_jrsv / 2;
+		}
+		mc_mutex_unlock(&pc->lock);
 		pc_kick(pc);
 		PC_STAT(pc, jrsv_waits, 1);
 		ret = jnl_reserve(fs->j, &r, pc_wb_credits(ip), 0);

@@ -58,7 +58,9 @@ struct sfs_pcache {
 	struct pc_list dirty_maps;
 	uint64_t nr_pages, nr_clean, nr_dirty, nr_wb, nr_delayed, nr_md;
 	uint64_t nr_jrsv;             /* maps holding a journal reservation */
-	atomic_uint rsv_waiters;      /* writers waiting for one: the thread writes back */
+	atomic_uint rsv_waiters;      /* writers waiting for one: writeback does not re-arm */
+	bool rsv_drain;               /* the thread writes back until nr_jrsv <= rsv_drain_to */
+	uint64_t rsv_drain_to;
 	struct mc_shrinker shrinker;
 	struct mc_mempool *wb_pool;   /* struct pc_batch for writeback */
 	pthread_t thread;

@@ -104,15 +104,19 @@ static void *wb_thread(void *arg)
 			mc_scope_t tok;
 			long r;
 
+			bool drain;
+
 			mc_mutex_lock(&pc->lock);
 			dirty = pc->nr_dirty;
+			/* writers waiting for journal credits: writeback of
+			 * the inodes holding them gives them back */
+			if (pc->rsv_drain && pc->nr_jrsv <= pc->rsv_drain_to)
+				pc->rsv_drain = false;
+			drain = pc->rsv_drain;
 			mc_mutex_unlock(&pc->lock);
 			if (!dirty || atomic_load(&pc->stop))
 				break;
-			/* writers waiting for journal credits: writeback of
-			 * the inodes holding them gives them back */
-			if (!periodic && !want && dirty <= pc_dirty_limit(true) &&
-			    !atomic_load(&pc->rsv_waiters))
+			if (!periodic && !want && dirty <= pc_dirty_limit(true) && !drain)
 				break;
 			m = next_dirty(pc);
 			if (!m)
