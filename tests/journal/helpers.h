@@ -219,6 +219,42 @@ static inline void image_versions(struct jenv *e, int64_t *out)
 	sfs_bdev_close(bdev);
 }
 
+/*
+ * Fill the log with committed transactions (version 1 of home blocks
+ * *next, *next + 1, ... below @limit, recorded in @want) until only what
+ * the reservations hold is left.  A transaction of k distinct blocks
+ * takes k copies, one descriptor and a commit block, which is exactly
+ * what a handle of k credits reserves; no remainder too small for one is
+ * left.  Returns the stats at the end.
+ */
+static inline struct jnl_stats jfill_log(struct jenv *e, uint64_t *next, uint64_t limit,
+					 int64_t *want)
+{
+	struct jnl_stats st;
+
+	jnl_get_stats(e->j, &st);
+	while (st.log_used + st.rsv_blocks < st.log_blocks) {
+		uint64_t free_ = st.log_blocks - st.log_used - st.rsv_blocks;
+		uint64_t k = st.max_txn_blocks - 2;
+		struct jnl_handle *h;
+
+		if (free_ < k + 2 || free_ - (k + 2) < 3)
+			k = free_ - 2;
+		assert_true(k >= 1 && *next + k <= limit);
+		assert_int_equal(jnl_start(e->j, (unsigned)k, 0, &h), 0);
+		for (uint64_t i = 0; i < k; i++, (*next)++) {
+			assert_int_equal(jwrite(e, h, *next, 1), 0);
+			want[*next] = 1;
+		}
+		assert_int_equal(jnl_stop(h), 0);
+		assert_int_equal(jnl_force_commit(e->j), 0);
+		jnl_get_stats(e->j, &st);
+	}
+	assert_int_equal(st.log_used + st.rsv_blocks, st.log_blocks);
+	assert_int_equal(st.checkpoint_waits, 0);
+	return st;
+}
+
 static inline uint64_t rng_next(uint64_t *s)
 {
 	uint64_t x = *s;

@@ -105,29 +105,9 @@ static void test_start_on_exactly_full_log_commits_nothing_until_room(void **sta
 	(void)state;
 	jenv_make(&e, 64, 64);
 	jenv_open(&e, NULL, &cfg, NULL);
-	jnl_get_stats(e.j, &st);
-	/* Fill: a transaction of k distinct blocks takes k copies, one
-	 * descriptor and a commit block, which is exactly what a handle of k
-	 * credits reserves; leave no remainder too small for one. */
-	while (st.log_used < st.log_blocks) {
-		uint64_t free_ = st.log_blocks - st.log_used, k = st.max_txn_blocks - 2;
-		struct jnl_handle *h;
-
-		if (free_ < k + 2 || free_ - (k + 2) < 3)
-			k = free_ - 2;
-		assert_true(k >= 1 && next + k <= 63);
-		assert_int_equal(jnl_start(e.j, (unsigned)k, 0, &h), 0);
-		for (uint64_t i = 0; i < k; i++, next++) {
-			assert_int_equal(jwrite(&e, h, next, 1), 0);
-			want[next] = 1;
-		}
-		assert_int_equal(jnl_stop(h), 0);
-		assert_int_equal(jnl_force_commit(e.j), 0);
-		jnl_get_stats(e.j, &st);
-	}
+	st = jfill_log(&e, &next, 63, want);
 	assert_int_equal(st.log_used, st.log_blocks);
 	assert_int_equal(st.log_head, st.log_tail);
-	assert_int_equal(st.checkpoint_waits, 0);
 
 	/* block 0 went home with the oldest transaction: its checkpoint
 	 * waits for this lock */

@@ -58,24 +58,7 @@ static void test_reserved_start_goes_through_a_full_log(void **state)
 	assert_int_equal(st.rsv_blocks, 6);   /* 4 copies, a descriptor, a commit block */
 
 	/* fill what the reservation leaves, to the last block */
-	while (st.log_used + st.rsv_blocks < st.log_blocks) {
-		uint64_t free_ = st.log_blocks - st.log_used - st.rsv_blocks;
-		uint64_t k = st.max_txn_blocks - 2;
-
-		if (free_ < k + 2 || free_ - (k + 2) < 3)
-			k = free_ - 2;
-		assert_true(k >= 1 && next + k <= 56);
-		assert_int_equal(jnl_start(e.j, (unsigned)k, 0, &h), 0);
-		for (uint64_t i = 0; i < k; i++, next++) {
-			assert_int_equal(jwrite(&e, h, next, 1), 0);
-			want[next] = 1;
-		}
-		assert_int_equal(jnl_stop(h), 0);
-		assert_int_equal(jnl_force_commit(e.j), 0);
-		jnl_get_stats(e.j, &st);
-	}
-	assert_int_equal(st.log_used + st.rsv_blocks, st.log_blocks);
-	assert_int_equal(st.checkpoint_waits, 0);
+	st = jfill_log(&e, &next, 56, want);
 
 	assert_int_equal(sfs_buf_read(e.cache, home(&e, 0), NULL, 0, &pinned), 0);
 	sfs_buf_lock(pinned);
