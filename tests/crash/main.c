@@ -24,7 +24,7 @@ extern const struct crash_workload wl_ns, wl_ns_unsafe;   /* wl_ns.c: the namesp
 static const struct crash_workload *const workloads[] = {
 	&wl_raw, &wl_raw_unsafe, &wl_journal, &wl_journal_unsafe, &wl_ace,
 	&wl_ace_unsafe, &wl_ns, &wl_ns_unsafe, &wl_trunc, &wl_trunc_unsafe, &wl_data,
-	&wl_data_unsafe,
+	&wl_data_unsafe, &wl_mix, &wl_mix_unsafe,
 };
 #define NWL (sizeof(workloads) / sizeof(workloads[0]))
 

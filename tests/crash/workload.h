@@ -32,5 +32,6 @@ extern const struct crash_workload wl_journal, wl_journal_unsafe;
 extern const struct crash_workload wl_ace, wl_ace_unsafe;
 extern const struct crash_workload wl_trunc, wl_trunc_unsafe;   /* wl_trunc.c: the truncate family */
 extern const struct crash_workload wl_data, wl_data_unsafe;     /* wl_data.c: file data, page cache */
+extern const struct crash_workload wl_mix, wl_mix_unsafe;       /* wl_mix.c: namespace and data mixed */
 
 #endif
