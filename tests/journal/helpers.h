@@ -255,6 +255,30 @@ static inline struct jnl_stats jfill_log(struct jenv *e, uint64_t *next, uint64_
 	return st;
 }
 
+/* A thread starting a one-credit handle on a full log (it must
+ * checkpoint first) and changing block @blk to @ver. */
+struct full_starter {
+	struct jenv *e;
+	uint64_t blk, ver;
+	_Atomic int done;
+	int ret;
+};
+
+static inline void *start_on_full_log(void *arg)
+{
+	struct full_starter *s = arg;
+	struct jnl_handle *h;
+
+	s->ret = jnl_start(s->e->j, 1, 0, &h);
+	if (!s->ret) {
+		s->ret = jwrite(s->e, h, s->blk, s->ver);
+		if (jnl_stop(h) && !s->ret)
+			s->ret = -EIO;
+	}
+	s->done = 1;
+	return NULL;
+}
+
 static inline uint64_t rng_next(uint64_t *s)
 {
 	uint64_t x = *s;

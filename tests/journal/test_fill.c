@@ -57,27 +57,6 @@ static void test_small_journal_filled_ten_times_waits_for_checkpoints(void **sta
 	jenv_drop(&e);
 }
 
-struct full_starter {
-	struct jenv *e;
-	uint64_t blk, ver;
-	int ret;
-};
-
-/* Start a handle on the full log (it checkpoints first), change one block. */
-static void *start_on_full_log(void *arg)
-{
-	struct full_starter *s = arg;
-	struct jnl_handle *h;
-
-	s->ret = jnl_start(s->e->j, 1, 0, &h);
-	if (s->ret)
-		return NULL;
-	s->ret = jwrite(s->e, h, s->blk, s->ver);
-	if (jnl_stop(h) && !s->ret)
-		s->ret = -EIO;
-	return NULL;
-}
-
 /*
  * The stress test's "j->used + t->log_len <= j->log_len" abort, made
  * deterministic.  Committed transactions fill the log to its last block,

@@ -7,29 +7,6 @@
  */
 #include "helpers.h"
 
-struct full_starter {
-	struct jenv *e;
-	uint64_t blk, ver;
-	_Atomic int done;
-	int ret;
-};
-
-/* A normal handle on a log with no room: it must checkpoint first. */
-static void *start_normal(void *arg)
-{
-	struct full_starter *s = arg;
-	struct jnl_handle *h;
-
-	s->ret = jnl_start(s->e->j, 1, 0, &h);
-	if (!s->ret) {
-		s->ret = jwrite(s->e, h, s->blk, s->ver);
-		if (jnl_stop(h) && !s->ret)
-			s->ret = -EIO;
-	}
-	s->done = 1;
-	return NULL;
-}
-
 /*
  * Committed transactions fill every log block that the reservation does
  * not hold, and the oldest one's checkpoint is held up by a buffer lock.
@@ -63,7 +40,7 @@ static void test_reserved_start_goes_through_a_full_log(void **state)
 	assert_int_equal(sfs_buf_read(e.cache, home(&e, 0), NULL, 0, &pinned), 0);
 	sfs_buf_lock(pinned);
 	s = (struct full_starter){ .e = &e, .blk = 63, .ver = 2 };
-	assert_int_equal(pthread_create(&th, NULL, start_normal, &s), 0);
+	assert_int_equal(pthread_create(&th, NULL, start_on_full_log, &s), 0);
 	t0 = now_ms();
 	do {
 		assert_true(now_ms() - t0 < 10000);
