@@ -1,5 +1,7 @@
 /* The problem table and the fix/ask/count logic every table shares (see
  * problem.h); the namespace rows are problem_ns.c's. */
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -74,14 +76,45 @@ const struct problem_desc problem_table[PR_COUNT] = {
 			   "Set them to the counted values", PR_PREEN_OK },
 };
 
+/*
+ * One line from the terminal, or -1 once cancelled.  SIGINT and SIGTERM
+ * stay blocked except inside ppoll, which unblocks them atomically: a ^C
+ * that lands between the prompt and the wait is not lost (with a plain
+ * read it would set the flag and fsck would go on waiting for an answer).
+ * read(2), not stdio: a line stdio buffered ahead would be invisible to
+ * ppoll.  A terminal in canonical mode hands over one line per read.
+ */
+static ssize_t read_answer(char *line, size_t len)
+{
+	struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
+	sigset_t block, old;
+	ssize_t n = -1;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	while (!fsck_cancelled) {
+		if (ppoll(&p, 1, NULL, &old) < 0)
+			continue;       /* EINTR: the loop tests the flag */
+		n = read(STDIN_FILENO, line, len - 1);
+		break;
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (n < 0 || fsck_cancelled)
+		return -1;
+	line[n] = 0;
+	return n;
+}
+
 static bool ask(const char *question)
 {
-	char line[32];
+	char line[256];
 
 	for (;;) {
 		fprintf(stdout, "%s<y>? ", question);
 		fflush(stdout);
-		if (!fgets(line, sizeof(line), stdin))
+		if (read_answer(line, sizeof(line)) <= 0)
 			return false;
 		if (line[0] == '\n' || line[0] == 'y' || line[0] == 'Y')
 			return true;
