@@ -23,6 +23,7 @@
 #define ROUNDS     4
 #define FLUSH_EVERY 16u              /* one flush bio per this many writes */
 #define DEADLINE_S 60                /* a hang is anything slower than this */
+#define BW_BYTES   (64ull << 20)     /* emulated bandwidth, bytes per second */
 
 /*
  * Injected blocks: a few in every thread's region, some at a region's
@@ -230,14 +231,14 @@ static void run(const char *cache)
 	struct sfs_bdev_stats stats;
 	struct sfs_bdev *bdev;
 	struct scratch s;
-	uint64_t deadline, injected = 0;
+	uint64_t start, deadline, moved, injected = 0;
 	size_t len;
 	unsigned i;
 	int ret;
 
 	len = (size_t)snprintf(opts, sizeof(opts),
-			       "engine=uring,cache=%s,latency=300us,bw=64M,stall=2ms,stall_every=64,eio_op=rw",
-			       cache);
+			       "engine=uring,cache=%s,latency=300us,bw=%llu,stall=2ms,stall_every=64,eio_op=rw",
+			       cache, (unsigned long long)BW_BYTES);
 	for (i = 0; i < sizeof(eio_ranges) / sizeof(eio_ranges[0]); i++)
 		len += (size_t)snprintf(opts + len, sizeof(opts) - len, ",eio=%u-%u",
 					eio_ranges[i].first, eio_ranges[i].last);
@@ -253,7 +254,8 @@ static void run(const char *cache)
 	assert_int_equal(ret, 0);
 	assert_true(sfs_bdev_is_uring(bdev));
 
-	deadline = test_now_ns() + DEADLINE_S * 1000000000ull;
+	start = test_now_ns();
+	deadline = start + DEADLINE_S * 1000000000ull;
 	for (i = 0; i < THREADS; i++) {
 		w[i] = (struct work){ .bdev = bdev, .id = i, .deadline_ns = deadline };
 		mc_mutex_init(&w[i].lock, "test.emulconc");
@@ -281,6 +283,10 @@ static void run(const char *cache)
 	sfs_bdev_stats(bdev, &stats);
 	assert_int_equal(stats.injected_eio, injected);
 	assert_int_equal(stats.errors, injected);
+	/* The bandwidth cap is one device clock for every thread: the run
+	 * cannot beat it (10% slack for how the clock starts). */
+	moved = stats.read_bytes + stats.write_bytes;
+	assert_true(test_now_ns() - start >= moved * 1000000000ull / BW_BYTES * 9 / 10);
 	sfs_bdev_close(bdev);
 	mc_free(w);
 	scratch_drop(&s);
