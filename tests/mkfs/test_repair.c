@@ -260,9 +260,10 @@ static void test_root_not_a_directory(void **state)
 	assert_non_null(strstr(out, "040755"));
 }
 
-/* A file named in the root with blocks at logical 0..1 and 10..11 (the
- * library's allocator), through the library so fsck sees it reachable. */
-static uint64_t file_with_two_extents(const char *path)
+/* A file named in the root (through the library, so fsck sees it
+ * reachable) with @n one-block extents at logical 0, 2, 4, ...: more than
+ * the inode's root holds makes a tree with a leaf block. */
+static uint64_t file_with_extents(const char *path, unsigned n)
 {
 	struct sfs_cred cr = { .uid = (uint32_t)getuid(), .gid = (uint32_t)getgid() };
 	struct sfs_mount_opts o;
@@ -274,31 +275,59 @@ static uint64_t file_with_two_extents(const char *path)
 	if (sfs_fs_mount(path, &o, &fs, msg, sizeof(msg)))
 		fail_msg("mount: %s", msg);
 	assert_int_equal(sfs_create(fs, SFS_ROOT_INO, "twice", 0644, 0, &cr, &a), 0);
-	assert_int_equal(sfs_alloc_range(fs, a.ino, 0, 2, false), 0);
-	assert_int_equal(sfs_alloc_range(fs, a.ino, 10, 2, false), 0);
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(sfs_alloc_range(fs, a.ino, 2 * i, 1, false), 0);
 	assert_int_equal(sfs_fs_unmount(fs), 0);
 	return a.ino;
 }
 
-/* The second extent of a file repointed at the first one's blocks: the
- * same blocks mapped twice in one tree.  -y keeps the first mapping and
- * drops the later extent; its old blocks are freed. */
+/* The number after @key in @out (scopefs-db's listing). */
+static unsigned long long number_after(const char *out, const char *key)
+{
+	const char *p = strstr(out, key);
+
+	if (!p)
+		fail_msg("no \"%s\" in:\n%s", key, out);
+	return strtoull(p + strlen(key), NULL, 10);
+}
+
+/*
+ * An extent repointed at an earlier extent's block: the same block
+ * mapped twice in one tree.  -y keeps the first mapping, drops the later
+ * extent (freeing the block it had), and the image is clean.  Once with
+ * the extents in the inode's root, once in a leaf block.
+ */
 static void test_block_mapped_twice_in_one_inode(void **state)
 {
 	struct img *im = *state;
 	char ino[24], pblk[24], out[OUT_MAX];
-	const char *p;
 
-	snprintf(ino, sizeof(ino), "%llu", (unsigned long long)file_with_two_extents(im->path));
+	snprintf(ino, sizeof(ino), "%llu", (unsigned long long)file_with_extents(im->path, 2));
 	assert_int_equal(tool(out, tools.fsck, "-fn", im->path, NULL), 0);
 	assert_int_equal(tool(out, tools.db, im->path, "extents", ino, NULL), 0);
-	p = strstr(out, "0..1        -> ");
-	assert_non_null(p);
-	snprintf(pblk, sizeof(pblk), "%llu", strtoull(p + strlen("0..1        -> "), NULL, 10));
+	snprintf(pblk, sizeof(pblk), "%llu", number_after(out, "0..0        -> "));
 	inject(im, "set-extent", "root", ino, "1", "pblk", pblk, NULL);
 	found_and_repaired(im, "I10");
 	assert_int_equal(tool(out, tools.db, im->path, "extents", ino, NULL), 0);
-	assert_non_null(strstr(out, "1 extents, 2 blocks mapped"));
+	assert_non_null(strstr(out, "1 extents, 1 blocks mapped"));
+}
+
+static void test_block_mapped_twice_in_a_leaf(void **state)
+{
+	struct img *im = *state;
+	char ino[24], pblk[24], leaf[24], out[OUT_MAX];
+
+	snprintf(ino, sizeof(ino), "%llu", (unsigned long long)file_with_extents(im->path, 8));
+	assert_int_equal(tool(out, tools.fsck, "-fn", im->path, NULL), 0);
+	assert_int_equal(tool(out, tools.db, im->path, "extents", ino, "tree", NULL), 0);
+	assert_non_null(strstr(out, "depth 1"));
+	snprintf(leaf, sizeof(leaf), "%llu", number_after(out, "at block "));
+	snprintf(pblk, sizeof(pblk), "%llu", number_after(out, "2..2        -> "));
+	inject(im, "set-extent", leaf, "3", "pblk", pblk, NULL);   /* logical 6 */
+	found_and_repaired(im, "I10");
+	assert_int_equal(tool(out, tools.db, im->path, "extents", ino, NULL), 0);
+	assert_non_null(strstr(out, "7 extents, 7 blocks mapped"));
+	assert_null(strstr(out, "6..6"));
 }
 
 static void test_both_descriptor_copies_lost(void **state)
@@ -380,6 +409,7 @@ int main(int argc, char **argv)
 		T(test_uninit_group_with_live_blocks),
 		T(test_root_not_a_directory),
 		T(test_block_mapped_twice_in_one_inode),
+		T(test_block_mapped_twice_in_a_leaf),
 		T(test_both_descriptor_copies_lost),
 		T(test_preen_fixes_only_the_safe),
 		T(test_offline_tool_shows_every_structure),
