@@ -127,6 +127,37 @@ int fskit_fsck(const char *path, const char *who, char *err, size_t errlen)
 	return 0;
 }
 
+static bool plan_full = true, plan_none;
+static uint64_t plan_rng = 0x9e3779b97f4a7c15ull, due_points, due_fscked;
+
+void fskit_fsck_plan(bool full, bool none, unsigned seed)
+{
+	plan_full = full;
+	plan_none = none;
+	plan_rng = 0x9e3779b97f4a7c15ull ^ ((uint64_t)seed << 17 | 1);
+}
+
+bool fskit_fsck_due(unsigned quick_every)
+{
+	uint64_t x = plan_rng;
+	bool due;
+
+	due_points++;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	plan_rng = x;
+	due = !plan_none && (plan_full || quick_every <= 1 || x % quick_every == 0);
+	due_fscked += due;
+	return due;
+}
+
+void fskit_fsck_counts(uint64_t *points, uint64_t *fscked)
+{
+	*points = due_points;
+	*fscked = due_fscked;
+}
+
 unsigned fskit_seqs(unsigned choices, unsigned len)
 {
 	unsigned n = 1;

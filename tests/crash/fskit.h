@@ -26,6 +26,17 @@ int fskit_mount(const char *path, const char *bdev, uint32_t commit_ms, bool wri
  * clean; -1 with the exit status and the command to rerun it in @err, or,
  * naming @who, why fsck could not run (no tool, no fork): never a pass. */
 int fskit_fsck(const char *path, const char *who, char *err, size_t errlen);
+/*
+ * Which crash points get fsck: every one in `full`; in `quick` a seeded
+ * sample of one in @quick_every (fsck is a process per point, the larger
+ * part of the CI set's time), none for an -unsafe twin (it is there to
+ * show the oracle failing).  fskit_fsck_plan() is called before each
+ * workload with the set and the seed; the counts say how many passing
+ * points there were and how many of them got fsck, for the summary line.
+ */
+void fskit_fsck_plan(bool full, bool none, unsigned seed);
+bool fskit_fsck_due(unsigned quick_every);
+void fskit_fsck_counts(uint64_t *points, uint64_t *fscked);
 /* Sequences of @len operations with @choices each: choices^len. */
 unsigned fskit_seqs(unsigned choices, unsigned len);
 

@@ -250,6 +250,8 @@ int crash_run(const struct crash_workload *wl, const struct crash_opts *o,
 	size_t size = 0, applied = 0;
 	struct crashlog cl = { 0 };
 	double t0 = now_s();
+	/* the set decides the variants (and a family's sequences): say it */
+	const char *set_name = o->set == CRASH_FULL ? "full" : "quick";
 	int fd = -1, ret;
 
 	memset(res, 0, sizeof(*res));
@@ -333,8 +335,8 @@ int crash_run(const struct crash_workload *wl, const struct crash_opts *o,
 			res->points++;
 			err[0] = '\0';
 			crash_stuck_at("%s seed %u epoch %zu variant %zu (reproduce: scopefs-crash "
-				       "--workload %s --seed %u --only %zu:%zu)", wl->name, o->seed,
-				       e, k, wl->name, o->seed, e, k);
+				       "%s --workload %s --seed %u --only %zu:%zu)", wl->name, o->seed,
+				       e, k, set_name, wl->name, o->seed, e, k);
 			int bad = wl->check(work, opts, mark, o->seed, err, sizeof(err));
 			if (!bad) {
 				if (restore(fd, durable, size, &cl, first, end - first, &v, clog)) {
@@ -350,9 +352,9 @@ int crash_run(const struct crash_workload *wl, const struct crash_opts *o,
 			if (o->verbose || (!o->quiet &&
 					   res->failures <= (wl->expect_failures ? 1u : 10u)))
 				printf("FAIL %s seed %u epoch %zu variant %zu (%s; last ack %s): %s\n"
-				       "  reproduce: scopefs-crash --workload %s --seed %u --only %zu:%zu --keep\n",
+				       "  reproduce: scopefs-crash %s --workload %s --seed %u --only %zu:%zu --keep\n",
 				       wl->name, o->seed, e, k, d, mark ? mark : "none", err,
-				       wl->name, o->seed, e, k);
+				       set_name, wl->name, o->seed, e, k);
 			if (o->keep) {
 				char kept[600];
 				snprintf(kept, sizeof(kept), "%s.e%zu.v%zu", work, e, k);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "alloc/mc.h"
+#include "fskit.h"
 #include "harness.h"
 
 extern const struct crash_workload wl_ns, wl_ns_unsafe;   /* wl_ns.c: the namespace */
@@ -47,7 +48,11 @@ static int run_family(const struct crash_workload *wl, const struct crash_opts *
 		      int seed_given, struct crash_result *total)
 {
 	struct crash_opts one = *o;
-	unsigned n = wl->count && !seed_given ? wl->count(o->set == CRASH_FULL) : 1;
+	/* Asked even for one seed: a family sets itself up for the set. */
+	unsigned n = wl->count ? wl->count(o->set == CRASH_FULL) : 1;
+
+	if (seed_given)
+		n = 1;
 
 	memset(total, 0, sizeof(*total));
 	for (unsigned s = 0; s < n; s++) {
@@ -80,6 +85,8 @@ int main(int argc, char **argv)
 	int bad = 0;
 	char err[256];
 
+	/* A sanitizer abort must not swallow the lines already printed. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	o.dir = default_dir();
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -126,25 +133,40 @@ int main(int argc, char **argv)
 	for (size_t w = 0; w < NWL; w++) {
 		const struct crash_workload *wl = workloads[w];
 		struct crash_result r;
+		uint64_t p0, f0, p1, f1;
+		char fsck[96] = "";
 
 		if (only_wl && strcmp(only_wl, wl->name))
 			continue;
 		runs++;
+		/* One crash point rebuilt by hand always gets fsck: the sample
+		 * would not pick the same points again. */
+		fskit_fsck_plan(o.set == CRASH_FULL || o.only_epoch >= 0,
+				wl->expect_failures && o.set == CRASH_QUICK && o.only_epoch < 0,
+				o.seed);
+		fskit_fsck_counts(&p0, &f0);
 		if (run_family(wl, &o, seed_given, &r)) {
 			printf("%-16s ERROR: the workload could not run\n", wl->name);
 			bad = 1;
 			continue;
 		}
+		fskit_fsck_counts(&p1, &f1);
+		if (p1 > p0 && f1 == f0)
+			snprintf(fsck, sizeof(fsck), ", no fsck");
+		else if (p1 > p0)
+			snprintf(fsck, sizeof(fsck), ", fsck on %llu of %llu passing%s",
+				 (unsigned long long)(f1 - f0), (unsigned long long)(p1 - p0),
+				 f1 - f0 < p1 - p0 ? " (seeded sample)" : "");
 		points += r.points;
 		failures += wl->expect_failures ? 0 : r.failures;
 		int ok = wl->expect_failures ? r.failures > 0 : r.failures == 0;
 		printf("%-16s %s: %llu run%s, %llu writes, %llu flushes, %llu epochs, %llu crash "
-		       "points, %llu failures%s (%.1f s)\n", wl->name,
+		       "points, %llu failures%s%s (%.1f s)\n", wl->name,
 		       o.set == CRASH_FULL ? "full" : "quick", (unsigned long long)r.runs,
 		       r.runs == 1 ? "" : "s",
 		       (unsigned long long)r.writes, (unsigned long long)r.flushes,
 		       (unsigned long long)r.epochs, (unsigned long long)r.points,
-		       (unsigned long long)r.failures,
+		       (unsigned long long)r.failures, fsck,
 		       wl->expect_failures ? (ok ? " (expected: the checker can fail)" :
 					      " -- EXPECTED FAILURES, NONE FOUND") : "",
 		       r.seconds);

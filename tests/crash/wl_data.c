@@ -1,16 +1,18 @@
 /*
  * File data through the page cache (issue 10): sequences of write,
  * overwrite and write into a hole on one file /f (32 KiB of known data to
- * start), each followed by nothing, fsync or fdatasync (then a MARK), on
- * an image whose free blocks all hold a marker pattern before mkfs.
- * `quick`: every single operation with each persistence (9) and a fixed
- * sample of 6 of the 81 pairs; `full`: every sequence of 1-3 (819).
+ * start), each followed by nothing, fsync, fdatasync or sfs_fs_sync
+ * (syncfs) (then a MARK), on an image whose free blocks all hold a marker
+ * pattern before mkfs.  `quick`: every single operation with each
+ * persistence (12) and a fixed sample of 6 of the 144 pairs, fsck at a
+ * seeded sample of the crash points; `full`: every sequence of 1-3
+ * (1,884), fsck at every crash point.
  * Sequence number N is one sequence in both: `--workload data --seed N`.
  *
  * Oracle, after the mount's journal replay: no block of the file holds
  * the marker (stale data from a free block: what ordered mode prevents),
  * every block holds zeros or a version some step wrote at that offset,
- * and what the last acknowledged fsync / fdatasync covered is there: the
+ * and what the last acknowledged fsync / fdatasync / sync covered is there: the
  * size at least what it was then, and each block written by then holds
  * its last acknowledged version or a later one.
  *
@@ -39,10 +41,10 @@
 #define START_BYTES (32u * KB)
 #define MAXLEN 3u
 #define QUICK_PAIRS 6u
-#define PAIR_STRIDE 29u            /* prime to 81 */
+#define PAIR_STRIDE 29u            /* prime to 144 */
 #define MARKER 0x5354414c45444154ull   /* "STALEDAT" */
 
-enum persist { P_NONE, P_FSYNC, P_FDATASYNC, P_COUNT };
+enum persist { P_NONE, P_FSYNC, P_FDATASYNC, P_SYNC, P_COUNT };
 
 struct op {
 	const char *name;
@@ -95,6 +97,10 @@ static int gen_of(const uint8_t *buf, unsigned blk)
 
 /* ---- sequences ------------------------------------------------------------------ */
 
+/* fsck at every crash point in `full`, at a seeded one in
+ * QUICK_FSCK_EVERY in `quick` (fskit_fsck_due: the CI time budget). */
+#define QUICK_FSCK_EVERY 4u
+
 static unsigned data_count(int full)
 {
 	unsigned one = fskit_seqs(CHOICES, 1);
@@ -124,7 +130,7 @@ static unsigned decode(unsigned id, struct step *s)
 
 static const char *describe(const struct step *s, unsigned len, char *buf, size_t n)
 {
-	static const char *const p[] = { "", "+fsync", "+fdatasync" };
+	static const char *const p[] = { "", "+fsync", "+fdatasync", "+sync" };
 	size_t k = 0;
 
 	buf[0] = 0;
@@ -229,9 +235,12 @@ static int run_common(const char *path, const char *opts, unsigned id, bool writ
 		}
 		if (s[i].persist == P_NONE)
 			continue;
-		ret = sfs_fsync(fs, ino, s[i].persist == P_FDATASYNC);
+		if (s[i].persist == P_SYNC)
+			ret = sfs_fs_sync(fs);
+		else
+			ret = sfs_fsync(fs, ino, s[i].persist == P_FDATASYNC);
 		if (ret) {
-			snprintf(err, errlen, "step %u: fsync: %d", i + 1, ret);
+			snprintf(err, errlen, "step %u: fsync/sync: %d", i + 1, ret);
 			break;
 		}
 		snprintf(label, sizeof(label), "ack %u", i + 1);
@@ -340,6 +349,8 @@ unmount:
 		snprintf(err, errlen, "[%s] unmount after recovery failed", seq);
 		ret = -1;
 	}
+	if (!ret && fskit_fsck_due(QUICK_FSCK_EVERY))
+		ret = fskit_fsck(path, "data", err, errlen);
 	return ret;
 }
 

@@ -9,13 +9,16 @@
  *   link A/foo B/foolink, unlink A/foo, rename A/foo B/foo, rename A/new
  *   over B/bar, mkdir A/sub, rmdir A/empty, setxattr A/foo
  * each followed by nothing, fsync or fdatasync of its object, fsync of its
- * parent directory, or sfs_fs_sync (syncfs): 70 choices a step.
+ * parent directory, or a sync (sfs_fs_sync after steps 1 and 3,
+ * sfs_fs_commit after step 2): 70 choices a step.
  *
  * Sequence numbers (the "seed"): first a table of classic sequences, then
- * every single step, then pairs and triples alternately -- every pair, in
- * a scattered order, and a sample of the triples (a fixed stride through
- * all 343,000).  `quick` is a prefix of `full`, so `--workload mix --seed
- * N` names one sequence in both.
+ * pairs and triples alternately -- every pair (4,900) in a scattered order
+ * and as many triples, a fixed stride through all 343,000 -- then every
+ * single step (70; a pair's crash points before its second step cover
+ * most of them).  `quick` is a prefix of `full` (the classics and
+ * QUICK_MORE pairs and triples), so `--workload mix --seed N` names one
+ * sequence in both; `full` runs 9,878.
  *
  * Oracle, after the mount's recovery: the tree (names, types, link
  * counts and hard-link grouping, file sizes, xattrs) is the model's after
@@ -29,7 +32,8 @@
  * some step wrote to that file at that offset (never another file's data,
  * never the marker every free block holds before mkfs), and what a
  * completed fsync, fdatasync or sync made durable is there unless a later
- * step may have changed it.  fsck -fn is clean.
+ * step may have changed it.  fsck -fn is clean (every crash point in
+ * `full`, a seeded sample in `quick`).
  *
  * mix-unsafe logs each acknowledgement before its persistence call.
  */
@@ -58,7 +62,7 @@
 #define MARKER 0x5354414c45444154ull   /* "STALEDAT" */
 #define PAIR_STRIDE 4903u          /* prime: a bijection on the 4,900 pairs */
 #define TRIPLE_STRIDE 104729u      /* prime: scatters the sample over 343,000 */
-#define QUICK_MORE 40u             /* quick: this many pairs and triples, alternating */
+#define QUICK_MORE 16u             /* quick: this many pairs and triples, alternating */
 
 enum kind { K_CREATE, K_WRITE, K_TRUNC, K_FALLOC, K_PUNCH, K_LINK, K_UNLINK, K_RENAME,
 	    K_MKDIR, K_RMDIR, K_SETXATTR };
@@ -120,23 +124,21 @@ static const struct {
 
 /* ---- sequences --------------------------------------------------------------- */
 
-/* fsck runs at every crash point in `full`, at every QUICK_FSCK_EVERY-th
- * in `quick` (the CI time budget). */
-#define QUICK_FSCK_EVERY 1u
-static unsigned fsck_every = QUICK_FSCK_EVERY, checks;
+/* fsck at every crash point in `full`, at a seeded one in
+ * QUICK_FSCK_EVERY in `quick` (fskit_fsck_due: the CI time budget). */
+#define QUICK_FSCK_EVERY 4u
 
 static unsigned mix_count(int full)
 {
-	fsck_every = full ? 1 : QUICK_FSCK_EVERY;
 	/* Every pair, interleaved with as many sampled triples. */
-	return NCLASSIC + CHOICES + (full ? 2 * fskit_seqs(CHOICES, 2) : QUICK_MORE);
+	return NCLASSIC + (full ? 2 * fskit_seqs(CHOICES, 2) + CHOICES : QUICK_MORE);
 }
 
 static unsigned mix_unsafe_count(int full)
 {
 	unsigned n = mix_count(full);
 
-	return full ? n : NCLASSIC + CHOICES;
+	return full ? n : NCLASSIC;
 }
 
 static unsigned decode(unsigned id, struct step *s)
@@ -148,11 +150,12 @@ static unsigned decode(unsigned id, struct step *s)
 		return classics[id].len;
 	}
 	id -= NCLASSIC;
-	if (id < CHOICES) {
+	if (id >= 2 * fskit_seqs(CHOICES, 2)) {
 		len = 1;
+		id -= 2 * fskit_seqs(CHOICES, 2);
 	} else {
-		j = (id - CHOICES) / 2;
-		if ((id - CHOICES) % 2 == 0) {
+		j = id / 2;
+		if (id % 2 == 0) {
 			len = 2;
 			id = (unsigned)(((uint64_t)j * PAIR_STRIDE) % fskit_seqs(CHOICES, 2));
 		} else {
@@ -467,9 +470,12 @@ struct promise {
 static void promise_data(struct promise *p, int obj, unsigned at, const struct step *s,
 			 unsigned len)
 {
-	const struct mobj *f = &p->states[at].o[obj];
+	const struct mobj *f;
 
-	if (obj < 0 || f->type != S_IFREG)
+	if (obj < 0)
+		return;
+	f = &p->states[at].o[obj];
+	if (f->type != S_IFREG)
 		return;
 	for (unsigned b = 0; b < NB; b++) {
 		p->need[obj][b] = b < f->size / BS ? f->gen[b] + 1 : 0;
@@ -696,7 +702,10 @@ static int do_op(struct sfs_fs *fs, const struct model *m, const struct op *op, 
 	}
 }
 
-static int persist(struct sfs_fs *fs, unsigned how, uint64_t obj, uint64_t parent)
+/* Sync is sfs_fs_sync (syncfs: commit and checkpoint) after even steps and
+ * sfs_fs_commit (commit only) after odd ones: both whole-filesystem
+ * persistence points, without doubling the sequences. */
+static int persist(struct sfs_fs *fs, unsigned how, unsigned i, uint64_t obj, uint64_t parent)
 {
 	switch (how) {
 	case P_FSYNC:
@@ -706,7 +715,7 @@ static int persist(struct sfs_fs *fs, unsigned how, uint64_t obj, uint64_t paren
 	case P_FSYNC_PARENT:
 		return sfs_fsync(fs, parent, false);
 	case P_SYNC:
-		return sfs_fs_sync(fs);
+		return i % 2 ? sfs_fs_commit(fs) : sfs_fs_sync(fs);
 	}
 	return 0;
 }
@@ -746,7 +755,7 @@ static int run_common(const char *path, const char *opts, unsigned id, bool lie,
 		snprintf(label, sizeof(label), "ack %u", i + 1);
 		if (lie)
 			sfs_bdev_log_mark(sfs_fs_bdev(fs), label);
-		ret = persist(fs, s[i].persist, obj, parent);
+		ret = persist(fs, s[i].persist, i, obj, parent);
 		if (ret)
 			snprintf(err, errlen, "[%s] step %u: persistence: %d", seq, i + 1, ret);
 		else if (!lie)
@@ -989,7 +998,7 @@ unmount:
 		snprintf(err, errlen, "[%s] unmount after recovery failed", seq);
 		ret = -1;
 	}
-	if (!ret && checks++ % fsck_every == 0)
+	if (!ret && fskit_fsck_due(QUICK_FSCK_EVERY))
 		ret = fskit_fsck(path, "mix", err, errlen);
 out:
 	free(p);

@@ -3,10 +3,12 @@
  * sequences of create, mkdir, rmdir, link, unlink, rename (plain, over a
  * name, across directories, NOREPLACE, EXCHANGE), symlink and setxattr
  * over a small tree, each operation followed by nothing, an fsync of its
- * object or an fsync of its parent directory.  Sequence number N is the
- * "seed": `quick` runs every single operation with each persistence point
- * and a fixed sample of 40 pairs (about half a minute), `full` every pair
- * (1,806 sequences, about ten minutes).
+ * object or an fsync of its parent directory (42 choices a step).
+ * Sequence number N is the "seed": first every single step, then pairs
+ * and triples alternately -- every pair (1,764) in a scattered order and
+ * as many triples, a fixed stride through all 74,088.  `quick` is a prefix
+ * of `full`: the 42 single steps, 20 pairs and 20 triples; `full` 3,570
+ * sequences.
  *
  * Starting tree: /A/foo, /A/empty/, /B/bar (and the directories /A, /B).
  *
@@ -18,9 +20,9 @@
  * fsynced operations are there, nothing exists that was never created, a
  * rename is old or new, never both or neither.  And the structure holds:
  * every directory passes the library's check, the inodes in use are
- * exactly those the tree names, and, when fsck.scopefs is built next to
- * this program, fsck (its namespace passes included) is clean (at every
- * crash point in `full`, every fourth in `quick`).
+ * exactly those the tree names, and fsck.scopefs (built next to this
+ * program; its namespace passes included) is clean (at every crash point
+ * in `full`, a seeded one in four in `quick`).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,7 +42,7 @@
 #include "workload.h"
 
 #define ROOT 2u
-#define MAXLEN 2u
+#define MAXLEN 3u
 #define MAXOBJ 24
 #define MAXNAMES 24
 
@@ -71,7 +73,9 @@ static const struct op ops[] = {
 };
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
 #define CHOICES ((unsigned)NOPS * P_COUNT)
-#define QUICK_PAIRS 40u
+#define QUICK_MORE 40u           /* quick: pairs and triples, alternating */
+#define PAIR_STRIDE 7919u        /* prime: a bijection on the 1,764 pairs */
+#define TRIPLE_STRIDE 30011u     /* prime: scatters the sample over 74,088 */
 
 struct step {
 	unsigned op, persist;
@@ -413,16 +417,13 @@ static void fs_collect(struct fs_walk *w, uint64_t dir, const char *prefix)
 
 /* ---- running and checking ------------------------------------------------ */
 
-/* fsck runs at every crash point in `full`, at every 4th in `quick`, to
- * keep the quick set within a minute or so. */
-static unsigned fsck_every = 4, checks;
+/* fsck at every crash point in `full`, at a seeded one in
+ * QUICK_FSCK_EVERY in `quick` (fskit_fsck_due: the CI time budget). */
+#define QUICK_FSCK_EVERY 4u
 
 static unsigned ns_count(int full)
 {
-	fsck_every = full ? 1 : 4;
-	unsigned one = fskit_seqs(CHOICES, 1);
-
-	return full ? one + fskit_seqs(CHOICES, 2) : one + QUICK_PAIRS;
+	return CHOICES + (full ? 2 * fskit_seqs(CHOICES, 2) : QUICK_MORE);
 }
 
 /* The unsafe twin only has to show the checker failing: in quick, the
@@ -434,14 +435,17 @@ static unsigned ns_unsafe_count(int full)
 
 static unsigned decode(unsigned id, struct step *s)
 {
-	unsigned len = 1;
+	unsigned len = 1, j;
 
 	if (id >= CHOICES) {
-		id -= CHOICES;
-		/* quick spreads its pairs over the whole space */
-		if (id < QUICK_PAIRS && ns_count(0) == CHOICES + QUICK_PAIRS)
-			id = (unsigned)(((uint64_t)id * 7919u) % fskit_seqs(CHOICES, 2));
-		len = 2;
+		j = (id - CHOICES) / 2;
+		if ((id - CHOICES) % 2 == 0) {
+			len = 2;
+			id = (unsigned)(((uint64_t)j * PAIR_STRIDE) % fskit_seqs(CHOICES, 2));
+		} else {
+			len = 3;
+			id = (unsigned)(((uint64_t)j * TRIPLE_STRIDE + 1) % fskit_seqs(CHOICES, 3));
+		}
 	}
 	for (unsigned i = 0; i < len; i++) {
 		unsigned c = id % CHOICES;
@@ -712,7 +716,7 @@ unmount:
 		snprintf(err, errlen, "unmount after recovery failed");
 		ret = -1;
 	}
-	if (!ret && checks++ % fsck_every == 0)
+	if (!ret && fskit_fsck_due(QUICK_FSCK_EVERY))
 		ret = fskit_fsck(path, "ns", err, errlen);
 out:
 	free(w);
