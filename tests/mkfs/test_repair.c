@@ -261,9 +261,9 @@ static void test_root_not_a_directory(void **state)
 }
 
 /* A file named in the root (through the library, so fsck sees it
- * reachable) with @n one-block extents at logical 0, 2, 4, ...: more than
- * the inode's root holds makes a tree with a leaf block. */
-static uint64_t file_with_extents(const char *path, unsigned n)
+ * reachable) with @n extents of @len blocks, a one-block hole after each:
+ * more than the inode's root holds makes a tree with a leaf block. */
+static uint64_t file_with_extents(const char *path, unsigned n, unsigned len)
 {
 	struct sfs_cred cr = { .uid = (uint32_t)getuid(), .gid = (uint32_t)getgid() };
 	struct sfs_mount_opts o;
@@ -276,7 +276,7 @@ static uint64_t file_with_extents(const char *path, unsigned n)
 		fail_msg("mount: %s", msg);
 	assert_int_equal(sfs_create(fs, SFS_ROOT_INO, "twice", 0644, 0, &cr, &a), 0);
 	for (unsigned i = 0; i < n; i++)
-		assert_int_equal(sfs_alloc_range(fs, a.ino, 2 * i, 1, false), 0);
+		assert_int_equal(sfs_alloc_range(fs, a.ino, (uint64_t)i * (len + 1), len, false), 0);
 	assert_int_equal(sfs_fs_unmount(fs), 0);
 	return a.ino;
 }
@@ -292,32 +292,40 @@ static unsigned long long number_after(const char *out, const char *key)
 }
 
 /*
- * An extent repointed at an earlier extent's block: the same block
- * mapped twice in one tree.  -y keeps the first mapping, drops the later
- * extent (freeing the block it had), and the image is clean.  Once with
- * the extents in the inode's root, once in a leaf block.
+ * An extent repointed so that it maps an earlier extent's block: the same
+ * block mapped twice in one tree.  -y keeps the first mapping; the later
+ * extent loses the duplicated run (trimmed when it is at one end, dropped
+ * otherwise) and the blocks it no longer maps are freed; then clean.
+ * First in the inode's root, trimmed: logical 0..2 -> A..A+2 and 4..6 ->
+ * A+2..A+4 become 0..2 -> A..A+2 and 5..6 -> A+3..A+4.
  */
 static void test_block_mapped_twice_in_one_inode(void **state)
 {
 	struct img *im = *state;
-	char ino[24], pblk[24], out[OUT_MAX];
+	char ino[24], pblk[24], want[64], out[OUT_MAX];
+	unsigned long long a;
 
-	snprintf(ino, sizeof(ino), "%llu", (unsigned long long)file_with_extents(im->path, 2));
+	snprintf(ino, sizeof(ino), "%llu", (unsigned long long)file_with_extents(im->path, 2, 3));
 	assert_int_equal(tool(out, tools.fsck, "-fn", im->path, NULL), 0);
 	assert_int_equal(tool(out, tools.db, im->path, "extents", ino, NULL), 0);
-	snprintf(pblk, sizeof(pblk), "%llu", number_after(out, "0..0        -> "));
+	a = number_after(out, "0..2        -> ");
+	snprintf(pblk, sizeof(pblk), "%llu", a + 2);
 	inject(im, "set-extent", "root", ino, "1", "pblk", pblk, NULL);
 	found_and_repaired(im, "I10");
 	assert_int_equal(tool(out, tools.db, im->path, "extents", ino, NULL), 0);
-	assert_non_null(strstr(out, "1 extents, 1 blocks mapped"));
+	assert_non_null(strstr(out, "2 extents, 5 blocks mapped"));
+	snprintf(want, sizeof(want), "5..6        -> %llu..%llu", a + 3, a + 4);
+	if (!strstr(out, want))
+		fail_msg("expected \"%s\" in:\n%s", want, out);
 }
 
+/* Then in a leaf block, a whole one-block extent duplicated: dropped. */
 static void test_block_mapped_twice_in_a_leaf(void **state)
 {
 	struct img *im = *state;
 	char ino[24], pblk[24], leaf[24], out[OUT_MAX];
 
-	snprintf(ino, sizeof(ino), "%llu", (unsigned long long)file_with_extents(im->path, 8));
+	snprintf(ino, sizeof(ino), "%llu", (unsigned long long)file_with_extents(im->path, 8, 1));
 	assert_int_equal(tool(out, tools.fsck, "-fn", im->path, NULL), 0);
 	assert_int_equal(tool(out, tools.db, im->path, "extents", ino, "tree", NULL), 0);
 	assert_non_null(strstr(out, "depth 1"));

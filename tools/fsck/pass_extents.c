@@ -180,17 +180,31 @@ static int read_tree_block(struct walk *w, uint64_t blk, uint8_t **out)
 /*
  * Before a leaf extent claims its blocks: if any is claimed already, by
  * this inode (an earlier inode's claim was settled by PROBE), the extent
- * is a later mapping of it, and the one I10's repair drops.
+ * is a later mapping of it, and the one I10's repair trims or drops.
  */
 static void note_self_dup(struct walk *w, const struct sfs_extent *e, uint64_t node, unsigned idx)
 {
-	uint64_t n = 0;
+	struct walk_dupfix d = { .node = node, .idx = idx };
+	uint32_t first = e->len, last = 0, n = 0;
 
-	for (uint64_t b = e->pblk; b < e->pblk + e->len; b++)
-		n += claimed(w->f, b);
+	for (uint32_t k = 0; k < e->len; k++) {
+		if (!claimed(w->f, e->pblk + k))
+			continue;
+		if (k < first)
+			first = k;
+		last = k;
+		n++;
+	}
 	if (!n || w->ndupfix == WALK_DUPFIX_MAX)
 		return;
-	w->dupfix[w->ndupfix++] = (struct walk_dupfix){ .node = node, .idx = idx };
+	/* One run touching an end: trim it, keeping the rest mapped. */
+	if (n < e->len && last - first + 1 == n) {
+		if (!first)
+			d.head = n;
+		else if (last + 1u == e->len)
+			d.tail = n;
+	}
+	w->dupfix[w->ndupfix++] = d;
 	w->leaf_dups += n;
 }
 
@@ -369,12 +383,22 @@ int fsck_fix_key(struct fsck *f, struct sfs_inode *in, const struct walk_keyfix 
 	return ret;
 }
 
-/* Remove entry @idx of a leaf node, shifting the later ones down. */
-static void leaf_remove(void *node, unsigned idx)
+/* Trim or remove entry d->idx of a leaf node (removing shifts the later
+ * ones down). */
+static void leaf_fix(void *node, const struct walk_dupfix *d)
 {
+	unsigned idx = d->idx;
 	struct sfs_extent_header h;
 	struct sfs_extent e;
 
+	if (d->head || d->tail) {
+		sfs_extent_get(&e, node, idx);
+		e.lblk += d->head;
+		e.pblk += d->head;
+		e.len -= d->head + d->tail;
+		sfs_extent_put(node, idx, &e);
+		return;
+	}
 	sfs_extent_header_decode(&h, node);
 	for (unsigned i = idx; i + 1 < h.entries; i++) {
 		sfs_extent_get(&e, node, i + 1);
@@ -402,10 +426,10 @@ int fsck_drop_self_dups(struct walk *w, struct sfs_inode *in)
 
 	if (!w->ndupfix || w->leaf_dups != w->dups)
 		return -EOPNOTSUPP;
-	/* A non-root node keeps its first entry: its parent's key names it,
-	 * and an empty node below the root is invalid. */
+	/* A non-root node keeps its first entry and its first block: its
+	 * parent's key names it, and an empty node below the root is invalid. */
 	for (unsigned k = 0; k < w->ndupfix; k++)
-		if (w->dupfix[k].node && !w->dupfix[k].idx)
+		if (w->dupfix[k].node && !w->dupfix[k].idx && !w->dupfix[k].tail)
 			return -EOPNOTSUPP;
 	blk = sfs_io_alloc(g->block_size);
 	if (!blk)
@@ -417,7 +441,7 @@ int fsck_drop_self_dups(struct walk *w, struct sfs_inode *in)
 		const struct walk_dupfix *d = &w->dupfix[k];
 
 		if (!d->node) {
-			leaf_remove(in->root, d->idx);
+			leaf_fix(in->root, d);
 			continue;
 		}
 		if (loaded != d->node) {
@@ -431,7 +455,7 @@ int fsck_drop_self_dups(struct walk *w, struct sfs_inode *in)
 				goto out;
 			loaded = d->node;
 		}
-		leaf_remove(blk + SFS_HDR_SIZE, d->idx);
+		leaf_fix(blk + SFS_HDR_SIZE, d);
 	}
 	if (loaded)
 		ret = write_tree_block(f, blk, loaded);

@@ -144,6 +144,7 @@ static bool check_slot(struct fsck *f, struct walk *w, uint8_t *raw, uint64_t in
 	struct sfs_sb_info *sbi = &f->sbi;
 	struct sfs_inode in;
 	bool changed = false;
+	uint64_t cross;
 
 	if (sfs_inode_slot_unused(raw))
 		return false;
@@ -199,6 +200,7 @@ static bool check_slot(struct fsck *f, struct walk *w, uint8_t *raw, uint64_t in
 		}
 	}
 	fsck_walk_inode(w, &in, WALK_PROBE);
+	cross = w->dups;
 	if (w->dups &&
 	    fix_problem(f, PR_BLOCK_DUP, "inode %llu: %llu of its blocks (first %llu) are claimed by an earlier inode",
 			(unsigned long long)ino, (unsigned long long)w->dups,
@@ -214,7 +216,9 @@ static bool check_slot(struct fsck *f, struct walk *w, uint8_t *raw, uint64_t in
 	    fix_problem(f, PR_BLOCK_DUP_SELF, "inode %llu: %llu of its blocks (first %llu) are mapped twice in its own tree",
 			(unsigned long long)ino, (unsigned long long)w->dups,
 			(unsigned long long)w->first_dup)) {
-		int ret = fsck_drop_self_dups(w, &in);
+		/* Blocks shared with an earlier inode (I05 left as is) are
+		 * not this inode's to give back. */
+		int ret = cross ? -EOPNOTSUPP : fsck_drop_self_dups(w, &in);
 
 		if (ret)
 			fix_failed(f, PR_BLOCK_DUP_SELF, ret);

@@ -61,7 +61,7 @@ const struct problem_desc problem_table[PR_COUNT] = {
 	[PR_EXTENT_KEY] = { "I09", "extent index key differs from its child's first block",
 			    "Set the key to the child's first block", PR_PREEN_OK },
 	[PR_BLOCK_DUP_SELF] = { "I10", "blocks mapped twice within one inode's extent tree",
-				"Keep the first mapping, drop the later extent (a hole)", 0 },
+				"Keep the first mapping, trim or drop the later extent", 0 },
 	[PR_BBITMAP_BAD] = { "B01", "block bitmap damaged (checksum, self-description)",
 			     "Rebuild it from the inode tables", 0 },
 	[PR_IBITMAP_BAD] = { "B02", "inode bitmap damaged (checksum, self-description)",

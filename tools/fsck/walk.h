@@ -38,10 +38,13 @@ struct walk_keyfix {
 	uint32_t key, child_first;
 };
 
-/* A leaf extent mapping blocks the inode mapped earlier in the walk. */
+/* A leaf extent mapping blocks the inode mapped earlier in the walk.
+ * When those blocks are a run at one end of the extent, the extent is
+ * trimmed by @head or @tail blocks; otherwise (both 0) it is dropped. */
 struct walk_dupfix {
 	uint64_t node;               /* tree block holding the extent, 0 = the root */
 	unsigned idx;
+	uint32_t head, tail;
 };
 
 struct dir_damage {
@@ -79,13 +82,14 @@ struct walk {
 int fsck_walk_inode(struct walk *w, const struct sfs_inode *in, enum walk_mode mode);
 /*
  * Repair I10 after a CLAIM walk found self-duplicates: the first mapping of
- * each block (in logical order) is kept and every later leaf extent that
- * maps an already-mapped block is dropped, its logical range becoming a
- * hole; the inode's claims are then taken again from the repaired tree (w
- * holds the new counts).  Root changes go into @in (caller re-encodes).
+ * each block (in logical order) is kept; a later leaf extent whose
+ * already-mapped blocks are a run at its start or end is trimmed by that
+ * run, any other is dropped; what it no longer maps becomes a hole.  The
+ * inode's claims are then taken again from the repaired tree (w holds the
+ * new counts).  Root changes go into @in (caller re-encodes).
  * -EOPNOTSUPP, changing nothing, when a duplicate is not a leaf extent (a
- * tree node or the xattr block) or dropping would empty a tree block or
- * change its first key.
+ * tree node or the xattr block) or the change would empty a tree block or
+ * move its first key.
  */
 int fsck_drop_self_dups(struct walk *w, struct sfs_inode *in);
 /* Apply one collected key fix (root: into @in, caller re-encodes). */
