@@ -56,6 +56,7 @@ struct work {
 	int done;
 	unsigned bad_count, bad_error, bad_data, bad_errno;
 	unsigned injected_seen, flushes;
+	uint64_t submitted, ended;   /* bios, end_io calls: equal once drained */
 };
 
 static int block_injected(unsigned blk)
@@ -85,6 +86,7 @@ static void cbio_end_io(struct sfs_bio *bio)
 
 	mc_mutex_lock(&w->lock);
 	c->completions++;
+	w->ended++;
 	c->error = bio->error;
 	c->host_errno = bio->host_errno;
 	if (--w->left == 0)
@@ -173,6 +175,7 @@ static void *worker(void *arg)
 			}
 		}
 		w->left = n;
+		w->submitted += n;
 		sfs_bdev_submit_batch(w->bdev, ptrs, n);
 		if (wait_batch(w)) {
 			w->hung = 1;
@@ -199,6 +202,7 @@ static void *worker(void *arg)
 			ptrs[i] = &cb[i].bio;
 		}
 		w->left = PER_THREAD;
+		w->submitted += PER_THREAD;
 		sfs_bdev_submit_batch(w->bdev, ptrs, PER_THREAD);
 		if (wait_batch(w)) {
 			w->hung = 1;
@@ -274,12 +278,21 @@ static void run(const char *cache)
 				 i, w[i].bad_count, w[i].bad_error, w[i].bad_errno, w[i].bad_data);
 		assert_true(w[i].flushes > 0);
 		injected += w[i].injected_seen;
-		pthread_cond_destroy(&w[i].cond);
-		mc_mutex_destroy(&w[i].lock);
 	}
 	/* Every thread's region holds injected blocks, so errors were hit. */
 	assert_true(injected >= THREADS);
+	/* No late second completion once everything has drained. */
 	sfs_bdev_drain(bdev);
+	for (i = 0; i < THREADS; i++) {
+		uint64_t ended;
+
+		mc_mutex_lock(&w[i].lock);
+		ended = w[i].ended;
+		mc_mutex_unlock(&w[i].lock);
+		assert_int_equal(ended, w[i].submitted);
+		pthread_cond_destroy(&w[i].cond);
+		mc_mutex_destroy(&w[i].lock);
+	}
 	sfs_bdev_stats(bdev, &stats);
 	assert_int_equal(stats.injected_eio, injected);
 	assert_int_equal(stats.errors, injected);
