@@ -4,7 +4,9 @@
  * against a plain array (one entry per logical block: physical block and
  * state) and against every invariant of the tree at every depth
  * (sfs_ext_check: order, overlap, index keys, depths, owners, checksums of
- * the blocks as cached, block count).  A fan-out cap of 4 entries per node
+ * the blocks as cached, block count); search right, search left and
+ * lookup are compared with the walked extents at random and edge blocks
+ * after every step.  A fan-out cap of 4 entries per node
  * makes depths 0 to 5 reachable with a few thousand extents; the run
  * alternates growing and shrinking phases and must pass through every
  * depth from 0 to 5.  Physical blocks come from the real allocator (so
@@ -56,6 +58,8 @@ struct walk_cmp {
 	const struct model *m;
 	uint64_t mapped;
 	char why[200];
+	struct sfs_extent *list;  /* the tree's extents in order, as walked */
+	size_t n, cap;
 };
 
 static int cmp_extent(void *arg, const struct sfs_extent *e)
@@ -78,7 +82,108 @@ static int cmp_extent(void *arg, const struct sfs_extent *e)
 		}
 	}
 	w->mapped += e->len;
+	if (w->n == w->cap) {
+		w->cap = w->cap ? 2 * w->cap : 256;
+		w->list = realloc(w->list, w->cap * sizeof(*w->list));
+		assert_non_null(w->list);
+	}
+	w->list[w->n++] = *e;
 	return 0;
+}
+
+static bool same_extent(const struct sfs_extent *a, const struct sfs_extent *b)
+{
+	return a->lblk == b->lblk && a->len == b->len && a->pblk == b->pblk &&
+	       sfs_ext_unwritten(a) == sfs_ext_unwritten(b);
+}
+
+static void search_fail(unsigned long long step, const char *fn, uint32_t lblk, int ret,
+			const struct sfs_extent *got, int want, const struct sfs_extent *exp)
+{
+	fail_msg("seed %llu step %llu: %s(%u) = %d [%u+%u -> %llu%s], expected %d [%u+%u -> %llu%s]",
+		 g_seed, step, fn, lblk, ret, got->lblk, got->len, (unsigned long long)got->pblk,
+		 sfs_ext_unwritten(got) ? " u" : "", want, want ? exp->lblk : 0, want ? exp->len : 0,
+		 want ? (unsigned long long)exp->pblk : 0ull,
+		 want && sfs_ext_unwritten(exp) ? " u" : "");
+}
+
+/*
+ * Search right, search left and lookup at @lblk against the walked list
+ * (itself checked against the model): sfs_ext_next gives the first extent
+ * ending after lblk, sfs_ext_prev the last starting at or before it,
+ * sfs_ext_lookup the extent containing it or the hole up to the next one.
+ */
+static void check_search_at(struct sfs_inode_info *ip, const struct walk_cmp *w, uint32_t lblk,
+			    unsigned long long step)
+{
+	const struct sfs_extent none = { 0 };
+	const struct sfs_extent *nx = NULL, *pv = NULL;
+	struct sfs_extent got;
+	size_t lo = 0, hi = w->n;
+	int ret;
+
+	/* lo = first extent ending after lblk (ends increase with starts) */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (sfs_ext_end(&w->list[mid]) > lblk)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	if (lo < w->n)
+		nx = &w->list[lo];
+	if (nx && nx->lblk <= lblk)
+		pv = nx;
+	else if (lo > 0)
+		pv = &w->list[lo - 1];
+
+	memset(&got, 0, sizeof(got));
+	ret = sfs_ext_next(ip, lblk, 0, &got);
+	if (ret != (nx != NULL) || (nx && !same_extent(&got, nx)))
+		search_fail(step, "sfs_ext_next", lblk, ret, &got, nx != NULL, nx ? nx : &none);
+	memset(&got, 0, sizeof(got));
+	ret = sfs_ext_prev(ip, lblk, 0, &got);
+	if (ret != (pv != NULL) || (pv && !same_extent(&got, pv)))
+		search_fail(step, "sfs_ext_prev", lblk, ret, &got, pv != NULL, pv ? pv : &none);
+
+	memset(&got, 0, sizeof(got));
+	ret = sfs_ext_lookup(ip, lblk, 0, &got);
+	if (nx && nx->lblk <= lblk) {
+		if (ret != 1 || !same_extent(&got, nx))
+			search_fail(step, "sfs_ext_lookup", lblk, ret, &got, 1, nx);
+	} else {
+		uint64_t next = nx ? nx->lblk : SFS_EXT_LBLK_END;
+		struct sfs_extent hole = {
+			.lblk = lblk,
+			.len = (uint16_t)(next - lblk > SFS_MAX_EXTENT_LEN ? SFS_MAX_EXTENT_LEN
+									 : next - lblk),
+		};
+
+		if (ret != 0 || got.lblk != hole.lblk || got.len != hole.len)
+			search_fail(step, "sfs_ext_lookup", lblk, ret, &got, 0, &hole);
+	}
+}
+
+/* Random probes, the edges of a random extent, and the ends of the space. */
+static void check_search(struct sfs_inode_info *ip, const struct walk_cmp *w,
+			 unsigned long long step)
+{
+	static const uint32_t fixed[] = { 0, 1, LSPAN - 1, LSPAN, UINT32_MAX };
+
+	for (unsigned i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		check_search_at(ip, w, fixed[i], step);
+	for (unsigned i = 0; i < 8; i++)
+		check_search_at(ip, w, rnd(LSPAN + 64), step);
+	if (w->n) {
+		const struct sfs_extent *e = &w->list[rnd((uint32_t)w->n)];
+
+		if (e->lblk)
+			check_search_at(ip, w, e->lblk - 1, step);
+		check_search_at(ip, w, e->lblk, step);
+		check_search_at(ip, w, (uint32_t)sfs_ext_end(e) - 1, step);
+		check_search_at(ip, w, (uint32_t)sfs_ext_end(e), step);
+	}
 }
 
 /* Tree invariants and agreement with the model; returns the depth. */
@@ -96,6 +201,8 @@ static unsigned check_all(struct sfs_inode_info *ip, struct model *m, unsigned l
 	ret = sfs_ext_walk(ip, 0, 0, cmp_extent, &w);
 	if (ret)
 		fail_msg("seed %llu step %llu: tree and model disagree: %s", g_seed, step, w.why);
+	check_search(ip, &w, step);
+	free(w.list);
 	for (uint32_t i = 0; i < LSPAN; i++)
 		model_mapped += m->b[i].pblk != 0;
 	if (model_mapped != w.mapped || st.blocks != w.mapped)
