@@ -126,11 +126,21 @@ int sfs_setattr(struct sfs_fs *fs, uint64_t ino, const struct sfs_setattr *sa,
 	mc_write_lock(&ip->rwsem);
 
 	mc_mutex_lock(&ip->attr_lock);
+	/*
+	 * An append-only inode keeps its owner, mode and explicit times, for
+	 * root too: Linux's may_setattr() (fs/attr.c, called by
+	 * notify_change()) refuses ATTR_MODE, ATTR_UID, ATTR_GID and
+	 * ATTR_TIMES_SET on IS_APPEND as on IS_IMMUTABLE, while times set to
+	 * now and the suid/sgid kill of a write pass.  Its size cannot change
+	 * either: vfs_truncate() and do_ftruncate() (fs/open.c) return EPERM
+	 * on IS_APPEND before notify_change() is reached.
+	 */
 	if ((ip->d.flags & SFS_INODE_FL_IMMUTABLE) &&
 	    (sa->valid & ~(unsigned)SFS_SET_FLAGS))
 		ret = -EPERM;
 	else if ((ip->d.flags & SFS_INODE_FL_APPEND) &&
-		 (sa->valid & (SFS_SET_SIZE | SFS_SET_ATIME | SFS_SET_MTIME)))
+		 (sa->valid & (SFS_SET_MODE | SFS_SET_UID | SFS_SET_GID | SFS_SET_SIZE |
+			       SFS_SET_ATIME | SFS_SET_MTIME)))
 		ret = -EPERM;
 	else if ((sa->valid & SFS_SET_SIZE) && !S_ISREG(ip->d.mode))
 		ret = S_ISDIR(ip->d.mode) ? -EISDIR : -EINVAL;

@@ -268,6 +268,62 @@ static void test_immutable_refuses_changes(void **state)
 	assert_int_equal(sfs_write(e->fs, ino, "x", 1, 0, 0, NULL), 1);
 }
 
+/* Append-only (Linux's may_setattr and vfs_truncate): no chmod, chown,
+ * chgrp, explicit times or size change, even privileged; times set to now
+ * and a write's privilege kill pass; clearing the flag lifts it all. */
+static void test_append_only_refuses_owner_mode_times_and_size(void **state)
+{
+	struct env *e = *state;
+	uint64_t ino = new_file(e->fs);
+	const struct timespec past = { .tv_sec = 1000 };
+	struct sfs_attr a, b;
+
+	assert_int_equal(sfs_write(e->fs, ino, "data", 4, 0, 0, NULL), 4);
+	assert_int_equal(sfs_setattr(e->fs, ino, &(struct sfs_setattr){ .valid = SFS_SET_MODE,
+				     .mode = 06755 }, NULL, NULL), 0);
+	assert_int_equal(sfs_setattr(e->fs, ino, &(struct sfs_setattr){ .valid = SFS_SET_FLAGS,
+				     .flags = SFS_INODE_FL_APPEND }, NULL, &a), 0);
+	assert_int_equal(a.flags, SFS_INODE_FL_APPEND);
+
+	assert_int_equal(sfs_setattr(e->fs, ino, &(struct sfs_setattr){ .valid = SFS_SET_MODE,
+				     .mode = 0600 }, NULL, NULL), -EPERM);
+	assert_int_equal(sfs_setattr(e->fs, ino, &(struct sfs_setattr){ .valid = SFS_SET_UID,
+				     .uid = 1000 }, NULL, NULL), -EPERM);
+	assert_int_equal(sfs_setattr(e->fs, ino, &(struct sfs_setattr){ .valid = SFS_SET_GID,
+				     .gid = 1000 }, NULL, NULL), -EPERM);
+	assert_int_equal(sfs_setattr(e->fs, ino, &(struct sfs_setattr){ .valid = SFS_SET_ATIME,
+				     .atime = past }, NULL, NULL), -EPERM);
+	assert_int_equal(sfs_setattr(e->fs, ino, &(struct sfs_setattr){ .valid = SFS_SET_MTIME,
+				     .mtime = past }, NULL, NULL), -EPERM);
+	assert_int_equal(sfs_setattr(e->fs, ino, &(struct sfs_setattr){ .valid = SFS_SET_SIZE,
+				     .size = 0 }, NULL, NULL), -EPERM);
+	assert_int_equal(sfs_setattr(e->fs, ino, &(struct sfs_setattr){ .valid = SFS_SET_SIZE,
+				     .size = 8192 }, NULL, NULL), -EPERM);
+	assert_int_equal(sfs_getattr(e->fs, ino, &b), 0);
+	assert_int_equal(b.mode & 07777, 06755);
+	assert_int_equal(b.uid, a.uid);
+	assert_int_equal(b.gid, a.gid);
+	assert_int_equal(b.size, 4);
+	assert_int_equal(b.mtime.tv_sec, a.mtime.tv_sec);
+
+	/* touch (times to now) and a write's kill of suid/sgid are allowed */
+	assert_int_equal(sfs_setattr(e->fs, ino, &(struct sfs_setattr){
+				     .valid = SFS_SET_ATIME_NOW | SFS_SET_MTIME_NOW }, NULL, NULL), 0);
+	assert_int_equal(sfs_setattr(e->fs, ino, &(struct sfs_setattr){
+				     .valid = SFS_SET_KILL_PRIV }, &(struct sfs_cred){ .uid = 1 },
+				     &b), 0);
+	assert_int_equal(b.mode & 07777, 0755);
+
+	assert_int_equal(sfs_setattr(e->fs, ino, &(struct sfs_setattr){ .valid = SFS_SET_FLAGS },
+				     NULL, NULL), 0);
+	assert_int_equal(sfs_setattr(e->fs, ino, &(struct sfs_setattr){
+				     .valid = SFS_SET_MODE | SFS_SET_UID | SFS_SET_SIZE, .mode = 0600,
+				     .uid = 1000, .size = 0 }, NULL, &b), 0);
+	assert_int_equal(b.mode & 07777, 0600);
+	assert_int_equal(b.uid, 1000);
+	assert_int_equal(b.size, 0);
+}
+
 /* Data at every alignment: what was written reads back, holes read zero. */
 static void test_write_read_every_alignment(void **state)
 {
@@ -433,6 +489,7 @@ int main(int argc, char **argv)
 		T(test_sgid_directory_passes_its_group_on),
 		T(test_link_counts),
 		T(test_immutable_refuses_changes),
+		T(test_append_only_refuses_owner_mode_times_and_size),
 		T(test_write_read_every_alignment),
 		T(test_truncate_zeroes_the_tail_and_frees_blocks),
 		T(test_inode_cache_cap_keeps_working),
