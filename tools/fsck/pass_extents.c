@@ -409,11 +409,11 @@ static void leaf_fix(void *node, const struct walk_dupfix *d)
 }
 
 /*
- * Why drop rather than clone (e2fsck clones a multiply-claimed block): a
- * clone needs free blocks, and pass 2 cannot know which blocks are free
- * until every inode has been walked; taking one the bitmap calls free
- * could cross-link a file not yet checked.  One block cannot have held
- * two logical ranges' data anyway: whatever was written last through
+ * Why trim or drop rather than clone (e2fsck clones a multiply-claimed
+ * block): a clone needs free blocks, and pass 2 cannot know which blocks
+ * are free until every inode has been walked; taking one the bitmap calls
+ * free could cross-link a file not yet checked.  One block cannot have
+ * held two logical ranges' data anyway: whatever was written last through
  * either mapping is what both read, and the first mapping keeps it.
  */
 int fsck_drop_self_dups(struct walk *w, struct sfs_inode *in)
@@ -463,5 +463,8 @@ out:
 	mc_free(blk);
 	/* Claims as the tree now is (on failure, as much of it as was kept). */
 	fsck_walk_inode(w, in, WALK_CLAIM);
+	/* A duplicate only this change exposed: say so, not "fixed". */
+	if (!ret && w->dups)
+		ret = -EFSCORRUPTED;
 	return ret;
 }
