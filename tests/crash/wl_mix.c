@@ -454,12 +454,14 @@ static void model_text(const struct model *m, char *out, size_t len)
  * steps 1..@acked: the longest prefix the commits cover (*meta), and per
  * object the data it must hold (@need: generation + 1 per block, 0 = no
  * promise) and what later steps may have put there instead (@later: a
- * mask of generations, bit 0 = zeros).  Shared by the runner (to know
- * which steps it may claim) and the checker, so both read the rules once.
+ * mask of generations, bit 0 = zeros).  The runner takes the return
+ * values it must see from it; it logs "ack N" after every completed
+ * persistence point and leaves what that promises to these rules.
  */
 struct promise {
 	struct model states[MAXLEN + 1];
 	int err[MAXLEN];
+	int target[MAXLEN];        /* the object fsync / fdatasync syncs, -1 its parent */
 	bool meta_ack[MAXLEN];
 	unsigned meta;
 	uint8_t need[MAXOBJ][NB];
@@ -513,6 +515,9 @@ static void promise_build(struct promise *p, const struct step *s, unsigned len,
 		p->err[i] = m_apply(after, op, i);
 		if (o < 0)
 			o = m_obj(after, op->a);
+		/* as do_op: a removed name or a failed create leaves the parent */
+		p->target[i] = op->kind == K_UNLINK || op->kind == K_RMDIR ||
+			((op->kind == K_CREATE || op->kind == K_MKDIR) && p->err[i]) ? -1 : o;
 		for (int k = 0; k < after->nobj; k++)
 			for (unsigned b = 0; b < NB; b++)
 				p->ever[k][b] |= 1u | 1u << after->o[k].gen[b];
@@ -542,7 +547,6 @@ static void promise_build(struct promise *p, const struct step *s, unsigned len,
 	}
 	/* the promises read later states: all of them are known by now */
 	for (unsigned i = 0; i < acked && i < len; i++) {
-		const struct op *op = &ops[s[i].op];
 		struct model *after = &p->states[i + 1];
 
 		if (s[i].persist == P_NONE)
@@ -553,8 +557,7 @@ static void promise_build(struct promise *p, const struct step *s, unsigned len,
 			for (int k = 0; k < after->nobj; k++)
 				promise_data(p, k, i + 1, s, len);
 		} else if (s[i].persist == P_FSYNC || s[i].persist == P_FDATASYNC) {
-			promise_data(p, m_obj(after, op->kind == K_RENAME && !p->err[i] ?
-					      op->b : op->a), i + 1, s, len);
+			promise_data(p, p->target[i], i + 1, s, len);
 		}
 	}
 }
