@@ -227,6 +227,27 @@ out:
 	return ret;
 }
 
+/* One copy of the superblock at @blkno, through the verifier the
+ * buffer cache runs before every write (as the GDT blocks above). */
+static int write_super(struct sfs_sb_info *sbi, struct sfs_bdev *bdev, uint8_t *blk,
+		       struct sfs_super *sb, uint64_t blkno)
+{
+	const struct sfs_geo *g = &sbi->geo;
+	int ret;
+
+	memset(blk, 0, g->block_size);
+	sfs_super_relocate(sb, blkno);
+	sfs_super_encode(blk, sb);
+	ret = sfs_super_buf_ops.prepare_write(blk, blkno ? g->block_size : SFS_SB_SIZE, blkno,
+					      sbi);
+	if (ret) {
+		fprintf(stderr, "mkfs.scopefs: superblock at block %llu fails its verifier: %s\n",
+			(unsigned long long)blkno, sfs_verify_reason());
+		return ret;
+	}
+	return sfs_io_write_blocks(bdev, blk, g->block_log, blkno, 1);
+}
+
 int mkfs_write(const struct mkfs_opts *o, struct sfs_sb_info *sbi, struct sfs_bdev *bdev,
 	       struct mkfs_result *res)
 {
@@ -268,10 +289,7 @@ int mkfs_write(const struct mkfs_opts *o, struct sfs_sb_info *sbi, struct sfs_bd
 		goto out;
 
 	copy = sbi->sb;
-	sfs_super_relocate(&copy, g->backup_sb_block);
-	memset(blk, 0, g->block_size);
-	sfs_super_encode(blk, &copy);
-	ret = sfs_io_write_blocks(bdev, blk, g->block_log, g->backup_sb_block, 1);
+	ret = write_super(sbi, bdev, blk, &copy, g->backup_sb_block);
 	if (ret)
 		goto out;
 	written++;
@@ -280,10 +298,7 @@ int mkfs_write(const struct mkfs_opts *o, struct sfs_sb_info *sbi, struct sfs_bd
 	ret = sfs_bdev_flush(bdev);
 	if (ret)
 		goto out;
-	memset(blk, 0, g->block_size);
-	sfs_super_relocate(&sbi->sb, 0);
-	sfs_super_encode(blk, &sbi->sb);
-	ret = sfs_io_write_blocks(bdev, blk, g->block_log, 0, 1);
+	ret = write_super(sbi, bdev, blk, &sbi->sb, 0);
 	if (ret)
 		goto out;
 	written++;
