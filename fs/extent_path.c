@@ -75,37 +75,119 @@ unsigned sfs_ext_depth(struct sfs_inode_info *ip)
 	return h.depth;
 }
 
+/* Let go of level @l's buffer (a borrowed one is the index cache's). */
+static void level_put(struct sfs_ext_level *l)
+{
+	if (l->bh && !l->borrowed)
+		sfs_buf_release(l->bh);
+	l->bh = NULL;
+	l->cn = NULL;
+	l->borrowed = false;
+}
+
 void sfs_ext_path_free(struct sfs_ext_path *p)
 {
 	if (!p)
 		return;
 	for (unsigned i = 1; i <= p->depth; i++)
-		if (p->lv[i].bh)
-			sfs_buf_release(p->lv[i].bh);
+		level_put(&p->lv[i]);
 	mc_free(p);
 }
 
+static inline uint32_t slot_key(const struct sfs_ext_level *l, unsigned i)
+{
+	uint32_t key;
+
+	memcpy(&key, sfs_ext_slot(l, i), 4);
+	return le32toh(key);
+}
+
 /* Last entry whose key is <= @lblk; -1 if none.  Leaf and index entries
- * both start with their le32 logical block: only that is read. */
+ * both start with their le32 logical block: only that is read.
+ *
+ * Keys are strictly increasing, so the answer is the number of keys <= lblk,
+ * minus one, and counting needs no data-dependent branch.  In a large tree
+ * a node is cold: a binary search would take about log2(entries) cache
+ * misses one after the other, each probe waiting for the last.  Instead,
+ * count over SAMPLES evenly spaced keys (independent loads: their misses
+ * overlap), then over the one stretch between two samples that holds the
+ * answer -- two rounds of misses whatever the node size, one when the
+ * node's twin holds the samples (search_twin). */
+#define SAMPLES 16u
+
+static unsigned node_stride(unsigned n, unsigned samples)
+{
+	return n > samples ? (n + samples - 1) / samples : 1;
+}
+
+/* The answer within the stretch after sample @cnt - 1 (cnt >= 1). */
+static int search_stretch(const struct sfs_ext_level *l, unsigned stride, unsigned cnt,
+			  uint32_t lblk)
+{
+	unsigned n = l->entries, lo = (cnt - 1) * stride, hi, more = 0;
+
+	hi = lo + stride < n ? lo + stride : n;
+	for (unsigned i = lo + 1; i < hi; i++)
+		more += slot_key(l, i) <= lblk;
+	return (int)(lo + more);
+}
+
 static int bsearch_node(const struct sfs_ext_level *l, unsigned node_depth, uint32_t lblk)
 {
-	int lo = 0, hi = (int)l->entries - 1, found = -1;
+	unsigned n = l->entries, stride = node_stride(n, SAMPLES), cnt = 0;
 
 	(void)node_depth;
-	while (lo <= hi) {
-		int mid = (lo + hi) / 2;
-		uint32_t key;
+	for (unsigned i = 0; i < n; i += stride)
+		cnt += slot_key(l, i) <= lblk;
+	if (!cnt)
+		return -1;
+	return stride == 1 ? (int)cnt - 1 : search_stretch(l, stride, cnt, lblk);
+}
 
-		memcpy(&key, sfs_ext_slot(l, (unsigned)mid), 4);
-		key = le32toh(key);
-		if (key <= lblk) {
-			found = mid;
-			lo = mid + 1;
-		} else {
-			hi = mid - 1;
-		}
-	}
-	return found;
+/* Take the samples of level @c's node into its twin for @seq. */
+static void summary_fill(struct sfs_ext_cnode *k, const struct sfs_ext_level *c, uint64_t seq)
+{
+	unsigned n = c->entries, stride = node_stride(n, SFS_EXT_SAMPLES), m = 0;
+
+	for (unsigned i = 0; i < n; i += stride)
+		__atomic_store_n(&k->sum_key[m++], slot_key(c, i), __ATOMIC_RELAXED);
+	__atomic_store_n(&k->sum_entries, (uint16_t)n, __ATOMIC_RELAXED);
+	__atomic_store_n(&k->sum_max, (uint16_t)c->max, __ATOMIC_RELAXED);
+	__atomic_store_n(&k->sum_stride, (uint16_t)stride, __ATOMIC_RELAXED);
+	__atomic_store_n(&k->sum_n, (uint16_t)m, __ATOMIC_RELAXED);
+	__atomic_store_n(&k->sum_seq, seq + 1, __ATOMIC_RELEASE);
+}
+
+/* bsearch_node from the twin's samples (valid: the node is unchanged). */
+static int search_twin(const struct sfs_ext_level *l, const struct sfs_ext_cnode *k,
+		       uint32_t lblk)
+{
+	unsigned m = __atomic_load_n(&k->sum_n, __ATOMIC_RELAXED);
+	unsigned stride = __atomic_load_n(&k->sum_stride, __ATOMIC_RELAXED), cnt = 0;
+
+	for (unsigned i = 0; i < m; i++)
+		cnt += __atomic_load_n(&k->sum_key[i], __ATOMIC_RELAXED) <= lblk;
+	if (!cnt)
+		return -1;
+	if (stride == 1)
+		return (int)cnt - 1;
+	/* the stretch's lines, all at once */
+	for (unsigned i = (cnt - 1) * stride; i < cnt * stride && i < l->entries; i += 4)
+		__builtin_prefetch(sfs_ext_slot(l, i));
+	return search_stretch(l, stride, cnt, lblk);
+}
+
+/* Start loading the lines bsearch_node will read from a node of about
+ * @n entries, together with its header: a cold node then costs one round
+ * of misses instead of two.  Only a hint -- a wrong @n costs a few useless
+ * prefetches. */
+static void prefetch_node(const uint8_t *node, unsigned n)
+{
+	unsigned stride = node_stride(n, SAMPLES);
+
+	__builtin_prefetch(node);
+	for (unsigned i = 0; i < n; i += stride)
+		__builtin_prefetch(node + sizeof(struct sfs_disk_extent_hdr) + (size_t)i * 16);
 }
 
 /* Read the child block @blk expected at depth @depth into level @l. */
@@ -150,6 +232,45 @@ static int read_node(struct sfs_ext_path *p, uint64_t blk, unsigned depth,
 	return 0;
 }
 
+/* Load level @L + 1 from block @blk, the child of level @L's entry pos:
+ * through the index cache on a lookup's path (SFS_EXT_BORROW), else (or
+ * when the cache has no twin yet) from the buffer cache, then giving the
+ * child a twin when the parent has one. */
+static int get_child(struct sfs_ext_path *p, unsigned L, uint64_t blk)
+{
+	struct sfs_ext_level *l = &p->lv[L], *c = &p->lv[L + 1];
+	unsigned depth = p->depth - L - 1;
+	struct sfs_ext_cnode *k;
+	int ret;
+
+	k = sfs_ext_cache_kid(l->cn, l->pos, blk);
+	if (k) {
+		c->bh = k->bh;
+		c->borrowed = true;
+		c->cn = k;
+		c->node = k->node;
+		/* Cold in a large tree: the node's page walk and a line from
+		 * its middle start now, while its samples come from the twin. */
+		__builtin_prefetch(k->node + sizeof(struct sfs_disk_extent_hdr) +
+				   (size_t)k->hint * 8);
+		if (__atomic_load_n(&k->sum_seq, __ATOMIC_ACQUIRE) == p->ip->ext_seq + 1) {
+			c->entries = __atomic_load_n(&k->sum_entries, __ATOMIC_RELAXED);
+			c->max = __atomic_load_n(&k->sum_max, __ATOMIC_RELAXED);
+			return 0;
+		}
+		prefetch_node(k->node, k->hint);
+		sfs_ext_level_load(p->ip->fs, c);
+		summary_fill(k, c, p->ip->ext_seq);
+		return 0;
+	}
+	ret = read_node(p, blk, depth, c);
+	if (ret)
+		return ret;
+	c->borrowed = false;
+	c->cn = sfs_ext_cache_fill(p->ip, l->cn, l->pos, c->bh, depth);
+	return 0;
+}
+
 /* Descend from level @from (already loaded, pos set) to the leaf, taking
  * @lblk's way, or the leftmost (@leftmost) / rightmost way. */
 enum descend { DESCEND_KEY, DESCEND_LEFT, DESCEND_RIGHT };
@@ -166,13 +287,14 @@ static int descend(struct sfs_ext_path *p, unsigned from, uint32_t lblk, enum de
 		else if (how == DESCEND_RIGHT && L > from)
 			l->pos = (int)l->entries - 1;
 		sfs_extent_idx_get(&x, l->node, (unsigned)l->pos);
-		ret = read_node(p, x.child, p->depth - L - 1, &p->lv[L + 1]);
+		ret = get_child(p, L, x.child);
 		if (ret)
 			return ret;
 		p->lv[L + 1].pos = -1;
 		if (how == DESCEND_KEY) {
 			struct sfs_ext_level *c = &p->lv[L + 1];
-			int pos = bsearch_node(c, p->depth - L - 1, lblk);
+			int pos = c->borrowed ? search_twin(c, c->cn, lblk)
+					      : bsearch_node(c, p->depth - L - 1, lblk);
 
 			/* Below the first key: only on the leftmost path. */
 			c->pos = (pos < 0 && L + 1 < p->depth) ? 0 : pos;
@@ -207,6 +329,9 @@ int sfs_ext_find(struct sfs_inode_info *ip, uint32_t lblk, unsigned flags,
 	p->depth = h.depth;
 	p->lv[0].node = ip->root;
 	sfs_ext_level_load(fs, &p->lv[0]);
+	/* Only lookups borrow (extent_tree.h). */
+	if ((flags & SFS_EXT_BORROW) && h.depth >= 1)
+		p->lv[0].cn = sfs_ext_cache_root(ip);
 	pos = bsearch_node(&p->lv[0], h.depth, lblk);
 	p->lv[0].pos = (pos < 0 && h.depth) ? 0 : pos;
 	ret = descend(p, 0, lblk, DESCEND_KEY);
@@ -243,10 +368,8 @@ static int move_leaf(struct sfs_ext_path *p, int dir)
 		if (next < 0 || next >= (int)l->entries)
 			continue;
 		l->pos = next;
-		for (unsigned k = (unsigned)L + 1; k <= p->depth; k++) {
-			sfs_buf_release(p->lv[k].bh);
-			p->lv[k].bh = NULL;
-		}
+		for (unsigned k = (unsigned)L + 1; k <= p->depth; k++)
+			level_put(&p->lv[k]);
 		return descend(p, (unsigned)L, 0, dir > 0 ? DESCEND_LEFT : DESCEND_RIGHT) ?: 1;
 	}
 	return 0;
@@ -270,7 +393,7 @@ int sfs_ext_lookup(struct sfs_inode_info *ip, uint32_t lblk, unsigned flags,
 	uint64_t next;
 	int ret;
 
-	ret = sfs_ext_find(ip, lblk, flags, &p);
+	ret = sfs_ext_find(ip, lblk, flags | SFS_EXT_BORROW, &p);
 	if (ret)
 		return ret;
 	leaf = &p->lv[p->depth];
@@ -305,7 +428,7 @@ int sfs_ext_next(struct sfs_inode_info *ip, uint32_t lblk, unsigned flags, struc
 	struct sfs_ext_level *leaf;
 	int ret;
 
-	ret = sfs_ext_find(ip, lblk, flags, &p);
+	ret = sfs_ext_find(ip, lblk, flags | SFS_EXT_BORROW, &p);
 	if (ret)
 		return ret;
 	leaf = &p->lv[p->depth];
@@ -335,7 +458,7 @@ int sfs_ext_prev(struct sfs_inode_info *ip, uint32_t lblk, unsigned flags, struc
 	struct sfs_ext_level *leaf;
 	int ret;
 
-	ret = sfs_ext_find(ip, lblk, flags, &p);
+	ret = sfs_ext_find(ip, lblk, flags | SFS_EXT_BORROW, &p);
 	if (ret)
 		return ret;
 	leaf = &p->lv[p->depth];
@@ -361,7 +484,7 @@ int sfs_ext_walk(struct sfs_inode_info *ip, uint32_t lblk, unsigned flags, sfs_e
 	int ret;
 	int i;
 
-	ret = sfs_ext_find(ip, lblk, flags, &p);
+	ret = sfs_ext_find(ip, lblk, flags | SFS_EXT_BORROW, &p);
 	if (ret)
 		return ret;
 	i = p->lv[p->depth].pos;
@@ -415,6 +538,10 @@ int sfs_ext_level_end(struct sfs_trans *t, struct sfs_ext_path *p, unsigned L)
 	int ret;
 
 	p->ip->ext_seq++;
+	/* An index node or the root changed: its twin's children may be other
+	 * blocks now (leaf changes leave the index alone). */
+	if (L < p->depth || L == 0)
+		sfs_ext_cache_drop(p->ip);
 	if (L == 0) {
 		sfs_inode_sync_root(p->ip);
 		return sfs_inode_commit(t, p->ip);

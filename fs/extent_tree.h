@@ -55,8 +55,32 @@ static inline uint64_t sfs_ext_end(const struct sfs_extent *e)
 
 /* ---- the path from the root to a leaf (extent_path.c) ---- */
 
+/* Keys a node search samples first (extent_path.c). */
+#define SFS_EXT_SAMPLES      16u
+
+/* An index node's twin in the index cache (below). */
+struct sfs_ext_cnode {
+	/* what a lookup reads, in one cache line with the first kids */
+	uint64_t blk;                /* the node's block */
+	uint8_t *node;               /* its node header in the pinned buffer */
+	struct sfs_buf *bh;          /* pinned while the twin lives */
+	unsigned nkids;              /* 0: a leaf */
+	unsigned hint;               /* entries when filled: what to prefetch */
+	/* The node's shape and every stride-th key, taken by a lookup and
+	 * valid while ip->ext_seq + 1 == sum_seq (the node unchanged): the
+	 * search then reads one stretch of the node, not its header and
+	 * samples first (extent_path.c).  Fields written atomically: lookups
+	 * holding data_sem for reading fill it concurrently, with equal values. */
+	uint64_t sum_seq;
+	uint16_t sum_entries, sum_max, sum_stride, sum_n;
+	uint32_t sum_key[SFS_EXT_SAMPLES];
+	struct sfs_ext_cnode *kid[]; /* by entry; NULL = not known yet */
+};
+
 struct sfs_ext_level {
 	struct sfs_buf *bh;          /* NULL at level 0: the root in the inode */
+	struct sfs_ext_cnode *cn;    /* its twin in the index cache, if any */
+	bool borrowed;               /* bh pinned by the index cache, not by the path */
 	uint8_t *node;               /* the node header */
 	unsigned entries;
 	unsigned max;                /* capacity, after the debug cap */
@@ -144,7 +168,41 @@ struct sfs_ext_stats {
  * first violation in @why.  data_sem held (either way). */
 int sfs_ext_check(struct sfs_inode_info *ip, struct sfs_ext_stats *st, char *why, size_t len);
 
+/* ---- the index cache (extent_cache.c) ----
+ *
+ * An in-memory twin of each tree block lookups go through: it pins the
+ * block's buffer, points straight at its children's twins, and keeps the
+ * node's entry count and every stride-th key while the tree is unchanged
+ * (sum_seq == ip->ext_seq + 1).  Only the read-only lookups
+ * (sfs_ext_lookup/next/prev/walk) use it; their path borrows the pinned
+ * buffers, which is safe because twins are freed only with data_sem held
+ * for writing, and a lookup holds data_sem throughout (a walk's callback
+ * must not change the tree).  A change to an index node or the root drops
+ * every twin of the inode (sfs_ext_level_end); a leaf change only
+ * outdates the samples (ext_seq).  The shrinker "sfs_extent_index" drops
+ * the twins of inodes whose data_sem it can take; destroying the inode
+ * frees them.  A twin is used only while its block number is the one its
+ * parent's entry names, so a missed drop costs a miss, never a wrong node.
+ */
+/* The root's twin (created on first use), NULL without memory. */
+struct sfs_ext_cnode *sfs_ext_cache_root(struct sfs_inode_info *ip);
+/* The twin of entry @pos's child if it is block @blk's, else NULL. */
+struct sfs_ext_cnode *sfs_ext_cache_kid(struct sfs_ext_cnode *n, int pos, uint64_t blk);
+/* Install a twin for entry @pos's child @bh (a verified node at @depth):
+ * the twin, or NULL (no memory, an outdated twin there, or pinning more
+ * would pass half the buffer cache's cap). */
+struct sfs_ext_cnode *sfs_ext_cache_fill(struct sfs_inode_info *ip, struct sfs_ext_cnode *n,
+					 int pos, struct sfs_buf *bh, unsigned depth);
+/* data_sem held for writing: forget every twin of @ip. */
+void sfs_ext_cache_drop(struct sfs_inode_info *ip);
+/* The inode is being freed. */
+void sfs_ext_cache_destroy(struct sfs_inode_info *ip);
+
 /* ---- internals shared by the extent_*.c files ---- */
+
+/* Path flag of the read-only lookups: descend through the index cache,
+ * borrowing its buffers. */
+#define SFS_EXT_BORROW       0x100u
 
 unsigned sfs_ext_cap(struct sfs_fs *fs, unsigned capacity);
 void sfs_ext_level_load(struct sfs_fs *fs, struct sfs_ext_level *l);

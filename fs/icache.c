@@ -48,6 +48,7 @@
 #include <string.h>
 
 #include "fs/balloc.h"
+#include "fs/extent_tree.h"
 #include "fs/inode.h"
 
 struct sfs_icache {
@@ -122,6 +123,7 @@ static void lru_add_locked(struct sfs_icache *ic, struct sfs_inode_info *ip)
 static void destroy_inode(struct sfs_inode_info *ip)
 {
 	sfs_es_tree_destroy(&ip->es);
+	sfs_ext_cache_destroy(ip);
 	mc_rwlock_destroy(&ip->rwsem);
 	mc_rwlock_destroy(&ip->data_sem);
 	mc_mutex_destroy(&ip->attr_lock);

@@ -69,6 +69,9 @@ struct sfs_inode_info {
 	/* extent tree change counter: bumped under data_sem (write) by every
 	 * change, so a cache of the tree (issue 9) can tell it is stale */
 	uint64_t ext_seq;
+	/* in-memory twins of the tree blocks lookups went through, under
+	 * data_sem (fs/extent_cache.c, "the index cache" in extent_tree.h) */
+	struct sfs_ext_cache *ext_cache;
 
 	/* what is known of each logical range (fs/es/es_map.h): consulted
 	 * before the tree, kept exact by the tree's own change functions;
