@@ -37,7 +37,7 @@ struct sfs_ext_cache {
 
 static pthread_mutex_t caches_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sfs_ext_cache *caches;
-static size_t nr_twins;                     /* atomic: pinned index nodes */
+static size_t nr_twins;                     /* atomic: pinned tree blocks */
 static pthread_once_t shrinker_once = PTHREAD_ONCE_INIT;
 static struct mc_shrinker shrinker;
 
@@ -223,8 +223,8 @@ struct sfs_ext_cnode *sfs_ext_cache_kid(struct sfs_ext_cnode *n, int pos, uint64
 	/* The node's entry is the truth.  A tree block is freed or replaced
 	 * only by a change to its parent, which drops every twin, so a twin
 	 * whose block the entry still names is that block's current buffer;
-	 * the number check makes a missed drop cost a miss, not a wrong node,
-	 * without touching the buffer's own cache line. */
+	 * checked by number alone, without touching the buffer's own cache
+	 * line (a cold miss per level in a large tree). */
 	if (!k || k->blk != blk)
 		return NULL;
 	return k;

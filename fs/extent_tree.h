@@ -58,9 +58,9 @@ static inline uint64_t sfs_ext_end(const struct sfs_extent *e)
 /* Keys a node search samples first (extent_path.c). */
 #define SFS_EXT_SAMPLES      16u
 
-/* An index node's twin in the index cache (below). */
+/* A tree block's twin in the index cache (below). */
 struct sfs_ext_cnode {
-	/* what a lookup reads, in one cache line with the first kids */
+	/* what a lookup reads first */
 	uint64_t blk;                /* the node's block */
 	uint8_t *node;               /* its node header in the pinned buffer */
 	struct sfs_buf *bh;          /* pinned while the twin lives */
@@ -182,7 +182,9 @@ int sfs_ext_check(struct sfs_inode_info *ip, struct sfs_ext_stats *st, char *why
  * outdates the samples (ext_seq).  The shrinker "sfs_extent_index" drops
  * the twins of inodes whose data_sem it can take; destroying the inode
  * frees them.  A twin is used only while its block number is the one its
- * parent's entry names, so a missed drop costs a miss, never a wrong node.
+ * parent's entry names: entries that moved cost a miss.  A tree block is
+ * freed (and its number reused) only by a change to its parent, which
+ * drops the twins first.
  */
 /* The root's twin (created on first use), NULL without memory. */
 struct sfs_ext_cnode *sfs_ext_cache_root(struct sfs_inode_info *ip);
