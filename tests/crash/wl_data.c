@@ -99,7 +99,7 @@ static int gen_of(const uint8_t *buf, unsigned blk)
 
 /* fsck at every crash point in `full`, at a seeded one in
  * QUICK_FSCK_EVERY in `quick` (fskit_fsck_due: the CI time budget). */
-#define QUICK_FSCK_EVERY 4u
+#define QUICK_FSCK_EVERY 2u
 
 static unsigned data_count(int full)
 {

@@ -126,7 +126,7 @@ static const struct {
 
 /* fsck at every crash point in `full`, at a seeded one in
  * QUICK_FSCK_EVERY in `quick` (fskit_fsck_due: the CI time budget). */
-#define QUICK_FSCK_EVERY 4u
+#define QUICK_FSCK_EVERY 2u
 
 static unsigned mix_count(int full)
 {

@@ -4,7 +4,7 @@
  * that starts with 64 KiB of known data, each operation followed by
  * nothing or by sfs_fsync and a MARK.  `quick`: every single operation
  * with each persistence (20) and a fixed sample of 16 of the 400 pairs,
- * fsck at a seeded one in 8 crash points; `full`: every sequence of 1-3 (8,420),
+ * fsck at a seeded one in 4 crash points; `full`: every sequence of 1-3 (8,420),
  * fsck at every point.  Quick is a prefix of full, so sequence number N
  * (the "seed") is one sequence: `--workload trunc --seed N` reproduces it.
  *
@@ -222,7 +222,7 @@ static int m_apply(struct model *m, const struct op *op, unsigned i)
 
 /* fsck at every crash point in `full`, at a seeded one in
  * QUICK_FSCK_EVERY in `quick` (fskit_fsck_due: the CI time budget). */
-#define QUICK_FSCK_EVERY 8u
+#define QUICK_FSCK_EVERY 4u
 
 /* The twin only has to show the checker failing: the quick sequences
  * are enough, in `full` too (there with every crash state). */
