@@ -538,6 +538,8 @@ int sfs_ext_level_end(struct sfs_trans *t, struct sfs_ext_path *p, unsigned L)
 	int ret;
 
 	p->ip->ext_seq++;
+	/* what fdatasync must commit: the mapping changed */
+	p->ip->data_tid = sfs_trans_tid(t);
 	/* An index node or the root changed: its twin's children may be other
 	 * blocks now (leaf changes leave the index alone). */
 	if (L < p->depth || L == 0)

@@ -373,7 +373,7 @@ static int iget(struct sfs_fs *fs, uint64_t ino, bool nofail, struct sfs_inode_i
 	ic->hash[bucket(ic, ino)] = fresh;
 	ic->nr_cached++;
 	/* It may have been evicted with a change not yet committed. */
-	fresh->last_tid = ic->evicted_tid;
+	fresh->last_tid = fresh->data_tid = ic->evicted_tid;
 	full = needs_growth_locked(ic);
 	mc_mutex_unlock(&ic->lock);
 	if (full)

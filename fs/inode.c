@@ -75,6 +75,7 @@ int sfs_inode_read(struct sfs_fs *fs, struct sfs_inode_info *ip, bool nofail)
 		goto out;
 	}
 	sfs_inode_decode(&ip->d, raw);
+	ip->logged_size = ip->d.size;
 	if (!ip->d.mode) {
 		ret = -ENOENT;
 		goto out;
@@ -125,6 +126,10 @@ int sfs_inode_commit(struct sfs_trans *t, struct sfs_inode_info *ip)
 	sfs_buf_unlock(bh);
 	sfs_buf_release(bh);
 	ip->last_tid = sfs_trans_tid(t);
+	if (ip->logged_size != ip->d.size) {
+		ip->logged_size = ip->d.size;
+		ip->data_tid = ip->last_tid;
+	}
 	SFS_STAT(fs, inode_writes, 1);
 	return ret;
 }
@@ -223,7 +228,8 @@ int sfs_inode_new(struct sfs_trans *t, uint64_t dir_ino, uint32_t mode, uint64_t
 	ret = sfs_trans_dirty(t, bh);
 	sfs_buf_unlock(bh);
 	sfs_buf_release(bh);
-	ip->last_tid = sfs_trans_tid(t);
+	ip->last_tid = ip->data_tid = sfs_trans_tid(t);
+	ip->logged_size = ip->d.size;
 	sfs_icache_insert_new(fs, ip);
 	*out = ip;
 	return ret;

@@ -59,6 +59,11 @@ struct sfs_inode_info {
 	uint64_t itable_blk;           /* where the record lives */
 	uint32_t itable_off;
 	jnl_tid_t last_tid;            /* last transaction that changed it (fsync) */
+	/* Last transaction that changed what reading the data back needs --
+	 * the size or the extent tree (fdatasync; ext4's i_datasync_tid) --
+	 * and the size that transaction logged. */
+	jnl_tid_t data_tid;
+	uint64_t logged_size;
 
 	/* preallocation window (prealloc.c), under fs->pa_lock */
 	uint64_t pa_pblk;              /* next physical block of the window */

@@ -109,10 +109,12 @@ int sfs_pc_fsync(struct sfs_fs *fs, struct sfs_inode_info *ip, bool datasync)
 	if (datasync) {
 		/* Only what reading the data back needs: the size and the
 		 * mappings (allocation, conversion).  Timestamps alone wait. */
+		tid = ip->data_tid;
 		m = pc ? map_use(pc, ip->ino) : NULL;
 		if (m) {
 			mc_mutex_lock(&pc->lock);
-			tid = m->data_tid;
+			if (m->data_tid > tid)
+				tid = m->data_tid;
 			mc_mutex_unlock(&pc->lock);
 			map_unuse(pc, m);
 		}

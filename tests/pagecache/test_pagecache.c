@@ -318,14 +318,36 @@ static void test_fsync_and_fdatasync_commit_what_they_need(void **state)
 	assert_int_equal(sfs_fsync(e->fs, ino, false), 0);
 	jnl_get_stats(e->fs->j, &j1);
 	assert_int_equal(j1.fsync_commit, j0.fsync_commit + 1);
+	/* Changes of size or mapping made without the page cache (a
+	 * fallocate that grows the file, a punch) are what fdatasync is for,
+	 * though the file has cached pages: each needs a commit. */
+	assert_int_equal(sfs_fallocate(e->fs, ino, 0, 8192, 4096, NULL), 0);
+	jnl_get_stats(e->fs->j, &j0);
+	assert_int_equal(sfs_fsync(e->fs, ino, true), 0);
+	jnl_get_stats(e->fs->j, &j1);
+	assert_int_equal(j1.fsync_commit, j0.fsync_commit + 1);
+	assert_int_equal(sfs_fallocate(e->fs, ino, SFS_FALLOC_PUNCH_HOLE | SFS_FALLOC_KEEP_SIZE, 4096,
+				       4096, NULL), 0);
+	jnl_get_stats(e->fs->j, &j0);
+	assert_int_equal(sfs_fsync(e->fs, ino, true), 0);
+	jnl_get_stats(e->fs->j, &j1);
+	assert_int_equal(j1.fsync_commit, j0.fsync_commit + 1);
 	/* durable across a power cut */
 	sfs_bdev_power_cut(sfs_fs_bdev(e->fs));
 	sfs_fs_unmount(e->fs);
 	e->fs = mount_opts(e->path, NULL);
-	memset(buf, 0, sizeof(buf));
+	memset(buf, 0x77, sizeof(buf));
 	assert_int_equal(sfs_read(e->fs, ino, buf, sizeof(buf), 0), sizeof(buf));
 	assert_int_equal(buf[0], 1);
-	assert_int_equal(buf[8191], 1);
+	assert_int_equal(buf[4095], 1);
+	assert_int_equal(buf[4096], 0);        /* punched */
+	assert_int_equal(buf[8191], 0);
+	{
+		struct sfs_attr a;
+
+		assert_int_equal(sfs_getattr(e->fs, ino, &a), 0);
+		assert_int_equal(a.size, 12288);   /* grown by fallocate */
+	}
 }
 
 /* A file written in order at 4 KiB gets long extents (allocated at
