@@ -119,6 +119,11 @@ static const struct {
 	{ 2, { { 4, P_NONE }, { 2, P_FDATASYNC } } },
 	/* punch, fallocate, sync */
 	{ 3, { { 6, P_NONE }, { 5, P_NONE }, { 13, P_SYNC } } },
+	/* append, sync; punch, fdatasync: a mapping change with pages
+	 * cached (fdatasync once returned without a commit) */
+	{ 2, { { 2, P_SYNC }, { 6, P_FDATASYNC } } },
+	/* append, sync; a fallocate that grows the file, fdatasync */
+	{ 2, { { 2, P_SYNC }, { 5, P_FDATASYNC } } },
 };
 #define NCLASSIC ((unsigned)(sizeof(classics) / sizeof(classics[0])))
 
