@@ -85,12 +85,18 @@ static void level_put(struct sfs_ext_level *l)
 	l->borrowed = false;
 }
 
+/* Let go of every level's buffer (the path's own memory stays). */
+static void path_release(struct sfs_ext_path *p)
+{
+	for (unsigned i = 1; i <= p->depth; i++)
+		level_put(&p->lv[i]);
+}
+
 void sfs_ext_path_free(struct sfs_ext_path *p)
 {
 	if (!p)
 		return;
-	for (unsigned i = 1; i <= p->depth; i++)
-		level_put(&p->lv[i]);
+	path_release(p);
 	mc_free(p);
 }
 
@@ -307,23 +313,20 @@ static int descend(struct sfs_ext_path *p, unsigned from, uint32_t lblk, enum de
 	return 0;
 }
 
-int sfs_ext_find(struct sfs_inode_info *ip, uint32_t lblk, unsigned flags,
-		 struct sfs_ext_path **out)
+/* Fill @p (zeroed here) with the path to @lblk; on error nothing is held. */
+static int find_in(struct sfs_inode_info *ip, uint32_t lblk, unsigned flags,
+		   struct sfs_ext_path *p)
 {
 	struct sfs_fs *fs = ip->fs;
 	struct sfs_extent_header h;
-	struct sfs_ext_path *p;
 	int ret, pos;
 
-	*out = NULL;
 	sfs_extent_header_decode(&h, ip->root);
 	if (h.magic != SFS_EXTENT_HDR_MAGIC || h.depth > SFS_EXT_MAX_DEPTH ||
 	    h.entries > h.max || h.max != SFS_EXTENT_ROOT_ENTRIES || (h.depth && !h.entries))
 		return sfs_ext_corrupt(ip, 0, "bad extent root (magic 0x%x, depth %u, %u/%u entries)",
 				       h.magic, h.depth, h.entries, h.max);
-	p = mc_alloc_named("extent.path", sizeof(*p), sfs_gfp(flags & SFS_EXT_NOFAIL) | MC_ZERO);
-	if (!p)
-		return -ENOMEM;
+	memset(p, 0, sizeof(*p));
 	p->ip = ip;
 	p->flags = flags;
 	p->depth = h.depth;
@@ -336,12 +339,42 @@ int sfs_ext_find(struct sfs_inode_info *ip, uint32_t lblk, unsigned flags,
 	p->lv[0].pos = (pos < 0 && h.depth) ? 0 : pos;
 	ret = descend(p, 0, lblk, DESCEND_KEY);
 	if (ret) {
-		sfs_ext_path_free(p);
+		path_release(p);
 		return ret;
 	}
 	SFS_STAT(fs, ext_lookups, 1);
+	return 0;
+}
+
+int sfs_ext_find(struct sfs_inode_info *ip, uint32_t lblk, unsigned flags,
+		 struct sfs_ext_path **out)
+{
+	struct sfs_ext_path *p;
+	int ret;
+
+	*out = NULL;
+	p = mc_alloc_named("extent.path", sizeof(*p), sfs_gfp(flags & SFS_EXT_NOFAIL));
+	if (!p)
+		return -ENOMEM;
+	ret = find_in(ip, lblk, flags, p);
+	if (ret) {
+		mc_free(p);
+		return ret;
+	}
 	*out = p;
 	return 0;
+}
+
+/*
+ * The read-only lookups below keep their path on the stack: a write into
+ * the page cache looks its blocks up while memory may be full of its own
+ * dirty pages, and a failed allocation there failed the write with
+ * ENOMEM (the path is ~0.5 KiB, and nothing holds it past the call).
+ */
+static int find_borrowed(struct sfs_inode_info *ip, uint32_t lblk, unsigned flags,
+			 struct sfs_ext_path *p)
+{
+	return find_in(ip, lblk, flags | SFS_EXT_BORROW, p);
 }
 
 uint64_t sfs_ext_path_next_key(const struct sfs_ext_path *p)
@@ -388,12 +421,12 @@ static int path_prev_leaf(struct sfs_ext_path *p)
 int sfs_ext_lookup(struct sfs_inode_info *ip, uint32_t lblk, unsigned flags,
 		   struct sfs_extent *e)
 {
-	struct sfs_ext_path *p;
+	struct sfs_ext_path ps, *p = &ps;
 	struct sfs_ext_level *leaf;
 	uint64_t next;
 	int ret;
 
-	ret = sfs_ext_find(ip, lblk, flags | SFS_EXT_BORROW, &p);
+	ret = find_borrowed(ip, lblk, flags, p);
 	if (ret)
 		return ret;
 	leaf = &p->lv[p->depth];
@@ -418,17 +451,17 @@ int sfs_ext_lookup(struct sfs_inode_info *ip, uint32_t lblk, unsigned flags,
 	e->pblk = 0;
 	ret = 0;
 out:
-	sfs_ext_path_free(p);
+	path_release(p);
 	return ret;
 }
 
 int sfs_ext_next(struct sfs_inode_info *ip, uint32_t lblk, unsigned flags, struct sfs_extent *e)
 {
-	struct sfs_ext_path *p;
+	struct sfs_ext_path ps, *p = &ps;
 	struct sfs_ext_level *leaf;
 	int ret;
 
-	ret = sfs_ext_find(ip, lblk, flags | SFS_EXT_BORROW, &p);
+	ret = find_borrowed(ip, lblk, flags, p);
 	if (ret)
 		return ret;
 	leaf = &p->lv[p->depth];
@@ -448,17 +481,17 @@ int sfs_ext_next(struct sfs_inode_info *ip, uint32_t lblk, unsigned flags, struc
 	if (ret == 1)
 		sfs_extent_get(e, p->lv[p->depth].node, 0);
 out:
-	sfs_ext_path_free(p);
+	path_release(p);
 	return ret;
 }
 
 int sfs_ext_prev(struct sfs_inode_info *ip, uint32_t lblk, unsigned flags, struct sfs_extent *e)
 {
-	struct sfs_ext_path *p;
+	struct sfs_ext_path ps, *p = &ps;
 	struct sfs_ext_level *leaf;
 	int ret;
 
-	ret = sfs_ext_find(ip, lblk, flags | SFS_EXT_BORROW, &p);
+	ret = find_borrowed(ip, lblk, flags, p);
 	if (ret)
 		return ret;
 	leaf = &p->lv[p->depth];
@@ -473,18 +506,18 @@ int sfs_ext_prev(struct sfs_inode_info *ip, uint32_t lblk, unsigned flags, struc
 			sfs_extent_get(e, p->lv[p->depth].node,
 				       p->lv[p->depth].entries - 1);
 	}
-	sfs_ext_path_free(p);
+	path_release(p);
 	return ret;
 }
 
 int sfs_ext_walk(struct sfs_inode_info *ip, uint32_t lblk, unsigned flags, sfs_ext_walk_fn fn,
 		 void *arg)
 {
-	struct sfs_ext_path *p;
+	struct sfs_ext_path ps, *p = &ps;
 	int ret;
 	int i;
 
-	ret = sfs_ext_find(ip, lblk, flags | SFS_EXT_BORROW, &p);
+	ret = find_borrowed(ip, lblk, flags, p);
 	if (ret)
 		return ret;
 	i = p->lv[p->depth].pos;
@@ -514,7 +547,7 @@ int sfs_ext_walk(struct sfs_inode_info *ip, uint32_t lblk, unsigned flags, sfs_e
 		i = 0;
 	}
 out:
-	sfs_ext_path_free(p);
+	path_release(p);
 	return ret;
 }
 

@@ -245,8 +245,13 @@ static void policy_run(const char *dir, uint64_t mib, const char *bw, enum mc_th
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t t0 = mc_monotonic_ns();
 
-		if (sfs_write(fs, ino, buf, sizeof(buf), i * sizeof(buf), 0, NULL) != (ssize_t)sizeof(buf))
-			die("write", EIO);
+		ssize_t w = sfs_write(fs, ino, buf, sizeof(buf), i * sizeof(buf), 0, NULL);
+
+		if (w != (ssize_t)sizeof(buf)) {
+			if (getenv("PCBENCH_STATS"))
+				mc_stats_print(stderr, 0, 400);
+			die("write", w < 0 ? (int)w : EIO);
+		}
 		lat[i] = mc_monotonic_ns() - t0;
 	}
 	if (sfs_fsync(fs, ino, false))
