@@ -4,12 +4,14 @@
 #include <limits.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "fs/block/bdev.h"
 #include "fs/format/geometry.h"
+#include "fs/namespace/namespace.h"
 #include "fs/format/mount.h"
 #include "mkfs/mkfs.h"
 #include "fskit.h"
@@ -167,4 +169,43 @@ unsigned fskit_seqs(unsigned choices, unsigned len)
 	while (len--)
 		n *= choices;
 	return n;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(((const struct fskit_name *)a)->path, ((const struct fskit_name *)b)->path);
+}
+
+void fskit_render(struct fskit_name *v, int n, char *out, size_t len)
+{
+	size_t k = 0;
+
+	qsort(v, (size_t)n, sizeof(*v), cmp_names);
+	out[0] = 0;
+	for (int i = 0; i < n && k < len; i++) {
+		int first = i;
+
+		for (int j = 0; j < n; j++)
+			if (v[j].id == v[i].id) {
+				first = j;
+				break;
+			}
+		k += (size_t)snprintf(out + k, len - k, "%s %s =%s; ", v[i].path, v[i].desc,
+				      v[first].path);
+	}
+}
+
+uint64_t fskit_resolve(struct sfs_fs *fs, const char *path)
+{
+	char buf[64], *save = NULL;
+	uint64_t cur = 2;   /* the root directory */
+	struct sfs_attr a;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *c = strtok_r(buf, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		if (sfs_lookup(fs, cur, c, 0, &a))
+			return 0;
+		cur = a.ino;
+	}
+	return cur;
 }

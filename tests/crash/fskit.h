@@ -1,8 +1,8 @@
 /*
- * Pieces the filesystem-level workloads (ns, trunc, data) share: making
+ * Pieces the filesystem-level workloads (ns, trunc, data, mix) share: making
  * the 16 MiB image they start from with the library's mkfs code, mounting
  * it with a block-layer option string, running fsck on a recovered image,
- * and counting their operation sequences.
+ * counting their operation sequences, and rendering trees as text.
  */
 #ifndef CRASH_FSKIT_H
 #define CRASH_FSKIT_H
@@ -37,6 +37,19 @@ int fskit_fsck(const char *path, const char *who, char *err, size_t errlen);
 void fskit_fsck_plan(bool full, bool none, unsigned seed);
 bool fskit_fsck_due(unsigned quick_every);
 void fskit_fsck_counts(uint64_t *points, uint64_t *fscked);
+/* A name in a walked tree or a model, for comparing the two as text. */
+struct fskit_name {
+	char path[64];
+	char desc[64];
+	uint64_t id;               /* object or inode */
+};
+/* "path desc =first-name-of-the-object; " sorted by path (@v is sorted
+ * in place): hard links read the same on both sides whatever the
+ * numbering. */
+void fskit_render(struct fskit_name *v, int n, char *out, size_t len);
+/* The inode a path relative to the root names, 0 if none. */
+uint64_t fskit_resolve(struct sfs_fs *fs, const char *path);
+
 /* Sequences of @len operations with @choices each: choices^len. */
 unsigned fskit_seqs(unsigned choices, unsigned len);
 

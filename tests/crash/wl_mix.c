@@ -392,38 +392,6 @@ static int m_apply(struct model *m, const struct op *op, unsigned i)
 
 /* ---- states as text ------------------------------------------------------------- */
 
-struct name_state {
-	char path[64];
-	char desc[64];
-	uint64_t id;               /* object or inode */
-};
-
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp(((const struct name_state *)a)->path, ((const struct name_state *)b)->path);
-}
-
-/* "path desc =first-name-of-the-object; " sorted by path: hard links read
- * the same on both sides whatever the numbering. */
-static void render(struct name_state *v, int n, char *out, size_t len)
-{
-	size_t k = 0;
-
-	qsort(v, (size_t)n, sizeof(*v), cmp_names);
-	out[0] = 0;
-	for (int i = 0; i < n && k < len; i++) {
-		int first = i;
-
-		for (int j = 0; j < n; j++)
-			if (v[j].id == v[i].id) {
-				first = j;
-				break;
-			}
-		k += (size_t)snprintf(out + k, len - k, "%s %s =%s; ", v[i].path, v[i].desc,
-				      v[first].path);
-	}
-}
-
 static void describe_obj(char *out, size_t len, bool dir, unsigned nlink, uint64_t size,
 			 bool xattr)
 {
@@ -436,7 +404,7 @@ static void describe_obj(char *out, size_t len, bool dir, unsigned nlink, uint64
 
 static void model_text(const struct model *m, char *out, size_t len)
 {
-	struct name_state v[MAXNAMES + 1];
+	struct fskit_name v[MAXNAMES + 1];
 	int n = 0;
 
 	snprintf(v[n].path, sizeof(v[n].path), "/");
@@ -450,7 +418,7 @@ static void model_text(const struct model *m, char *out, size_t len)
 			     (unsigned)o->nlink, o->size, o->xattr);
 		v[n++].id = (uint64_t)m->n[i].obj;
 	}
-	render(v, n, out, len);
+	fskit_render(v, n, out, len);
 }
 
 /* ---- what each persistence point promises ----------------------------------------- */
@@ -637,22 +605,6 @@ static int prepare(const char *path, unsigned seed, char *err, size_t errlen)
 	return ret;
 }
 
-/* The inode a relative path names, 0 if none. */
-static uint64_t resolve(struct sfs_fs *fs, const char *path)
-{
-	char buf[64], *save = NULL;
-	uint64_t cur = ROOT;
-	struct sfs_attr a;
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *c = strtok_r(buf, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
-		if (sfs_lookup(fs, cur, c, 0, &a))
-			return 0;
-		cur = a.ino;
-	}
-	return cur;
-}
-
 /* Run step @i; *obj gets the inode it worked on (0 none), *parent the
  * directory of its (new) name. */
 static int do_op(struct sfs_fs *fs, const struct model *m, const struct op *op, unsigned i,
@@ -661,14 +613,14 @@ static int do_op(struct sfs_fs *fs, const struct model *m, const struct op *op, 
 	const char *na = op->a + 2, *nb = op->b ? op->b + 2 : NULL;
 	struct sfs_cred cr = { .privileged = true };
 	struct sfs_setattr sa = { .valid = SFS_SET_SIZE, .size = op->off };
-	uint64_t da = op->a[0] == 'A' ? resolve(fs, "A") : resolve(fs, "B");
-	uint64_t db = op->b && op->b[0] == 'B' ? resolve(fs, "B") : resolve(fs, "A");
+	uint64_t da = op->a[0] == 'A' ? fskit_resolve(fs, "A") : fskit_resolve(fs, "B");
+	uint64_t db = op->b && op->b[0] == 'B' ? fskit_resolve(fs, "B") : fskit_resolve(fs, "A");
 	int mo = m_obj(m, op->a);
 	struct sfs_attr a;
 	int ret;
 
 	*parent = da;
-	*obj = resolve(fs, op->a);
+	*obj = fskit_resolve(fs, op->a);
 	switch (op->kind) {
 	case K_CREATE:
 	case K_MKDIR:
@@ -793,7 +745,7 @@ static int run_lying(const char *path, const char *opts, unsigned id, char *err,
 
 struct walk {
 	struct sfs_fs *fs;
-	struct name_state v[MAXNAMES + 1];
+	struct fskit_name v[MAXNAMES + 1];
 	uint64_t size[MAXNAMES + 1];
 	int n;
 	char why[256];
@@ -843,7 +795,7 @@ static void collect(struct walk *w, uint64_t dir, const char *prefix)
 		return;
 	}
 	for (int i = 0; i < g.n && !w->err; i++) {
-		struct name_state *s;
+		struct fskit_name *s;
 		struct sfs_attr a;
 		char x[8];
 
@@ -966,7 +918,7 @@ static int check(const char *path, const char *opts, const char *mark, unsigned 
 		inodes += first;
 	}
 	{
-		struct name_state v[MAXNAMES + 2];
+		struct fskit_name v[MAXNAMES + 2];
 		struct sfs_attr ra;
 
 		memcpy(v + 1, w->v, (size_t)w->n * sizeof(v[0]));
@@ -974,7 +926,7 @@ static int check(const char *path, const char *opts, const char *mark, unsigned 
 		snprintf(v[0].path, sizeof(v[0].path), "/");
 		describe_obj(v[0].desc, sizeof(v[0].desc), true, ra.nlink, 0, false);
 		v[0].id = ROOT;
-		render(v, w->n + 1, have, sizeof(have));
+		fskit_render(v, w->n + 1, have, sizeof(have));
 	}
 	sfs_fs_statfs(w->fs, &st);
 	if (st.files - st.ffree != 10 + inodes) {

@@ -284,41 +284,9 @@ static int m_apply(struct model *m, const struct op *op)
 
 /* ---- states as text ------------------------------------------------------ */
 
-struct name_state {
-	char path[64];
-	char desc[64];
-	uint64_t id;                 /* object or inode */
-};
-
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp(((const struct name_state *)a)->path, ((const struct name_state *)b)->path);
-}
-
-/* "path desc group;" sorted by path; group = the first path of the same
- * object, so hard links read the same on both sides. */
-static void render(struct name_state *v, int n, char *out, size_t len)
-{
-	size_t k = 0;
-
-	qsort(v, (size_t)n, sizeof(*v), cmp_names);
-	out[0] = 0;
-	for (int i = 0; i < n && k < len; i++) {
-		int first = i;
-
-		for (int j = 0; j < n; j++)
-			if (v[j].id == v[i].id) {
-				first = j;
-				break;
-			}
-		k += (size_t)snprintf(out + k, len - k, "%s %s =%s; ", v[i].path, v[i].desc,
-				      v[first].path);
-	}
-}
-
 static void model_text(const struct model *m, char *out, size_t len)
 {
-	struct name_state v[MAXNAMES + 1];
+	struct fskit_name v[MAXNAMES + 1];
 	int n = 0;
 
 	snprintf(v[n].path, sizeof(v[n].path), "/");
@@ -333,12 +301,12 @@ static void model_text(const struct model *m, char *out, size_t len)
 			 o->type == S_IFLNK ? ">t" : "", o->xattr ? " x" : "");
 		v[n++].id = (uint64_t)m->n[i].obj;
 	}
-	render(v, n, out, len);
+	fskit_render(v, n, out, len);
 }
 
 struct fs_walk {
 	struct sfs_fs *fs;
-	struct name_state v[64];
+	struct fskit_name v[64];
 	int n;
 	char why[256];
 	int err;
@@ -387,7 +355,7 @@ static void fs_collect(struct fs_walk *w, uint64_t dir, const char *prefix)
 		return;
 	}
 	for (int i = 0; i < g.n && !w->err && w->n < 64; i++) {
-		struct name_state *s = &w->v[w->n++];
+		struct fskit_name *s = &w->v[w->n++];
 		struct sfs_attr a;
 		char target[16], x[8];
 
@@ -477,22 +445,6 @@ static const char *describe(const struct step *s, unsigned len, char *buf, size_
 	return buf;
 }
 
-/* The inode a relative path names, 0 if none. */
-static uint64_t resolve(struct sfs_fs *fs, const char *path)
-{
-	char buf[64], *save = NULL;
-	uint64_t cur = ROOT;
-	struct sfs_attr a;
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *c = strtok_r(buf, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
-		if (sfs_lookup(fs, cur, c, 0, &a))
-			return 0;
-		cur = a.ino;
-	}
-	return cur;
-}
-
 static int prepare(const char *path, unsigned seed, char *err, size_t errlen)
 {
 	struct sfs_fs *fs;
@@ -534,7 +486,7 @@ static int do_op(struct sfs_fs *fs, const struct op *op, uint64_t *obj, uint64_t
 	int ret = 0;
 
 	parent_of(op->a, pa);
-	*parent = resolve(fs, pa);
+	*parent = fskit_resolve(fs, pa);
 	*obj = 0;
 	switch (op->kind) {
 	case K_CREATE:
@@ -552,19 +504,19 @@ static int do_op(struct sfs_fs *fs, const struct op *op, uint64_t *obj, uint64_t
 		return sfs_unlink(fs, *parent, na);
 	case K_LINK:
 		parent_of(op->b, pb);
-		*obj = resolve(fs, op->a);
+		*obj = fskit_resolve(fs, op->a);
 		if (!*obj)
 			return -ENOENT;
-		*parent = resolve(fs, pb);
+		*parent = fskit_resolve(fs, pb);
 		return sfs_link(fs, *obj, *parent, nb, 0, NULL);
 	case K_RENAME:
 		parent_of(op->b, pb);
-		*obj = resolve(fs, op->a);
-		ret = sfs_rename(fs, *parent, na, resolve(fs, pb), nb, op->flags);
-		*parent = resolve(fs, pb);
+		*obj = fskit_resolve(fs, op->a);
+		ret = sfs_rename(fs, *parent, na, fskit_resolve(fs, pb), nb, op->flags);
+		*parent = fskit_resolve(fs, pb);
 		return ret;
 	case K_SETXATTR:
-		*obj = resolve(fs, op->a);
+		*obj = fskit_resolve(fs, op->a);
 		return *obj ? sfs_setxattr(fs, *obj, "user.k", "v", 1, 0) : -ENOENT;
 	}
 	if (!ret)
@@ -667,7 +619,7 @@ static int check(const char *path, const char *opts, const char *mark, unsigned 
 		goto unmount;
 	}
 	{
-		struct name_state *v = w->v;
+		struct fskit_name *v = w->v;
 		struct sfs_attr ra;
 		uint64_t inodes = 0;
 		int n = w->n;
@@ -685,7 +637,7 @@ static int check(const char *path, const char *opts, const char *mark, unsigned 
 				first &= v[j].id != v[i].id;
 			inodes += first;
 		}
-		render(v, n + 1, have, sizeof(have));
+		fskit_render(v, n + 1, have, sizeof(have));
 		sfs_fs_statfs(w->fs, &st);
 		if (st.files - st.ffree != 10 + inodes) {
 			snprintf(err, errlen, "[%s] %llu inodes in use, the tree names %llu",
