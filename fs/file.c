@@ -114,13 +114,12 @@ out_op:
 }
 
 /* After data went into the cache: the size, the times and the set-id
- * bits in one small handle (the tid fdatasync needs if the size moved). */
+ * bits in one small handle (a size change sets the inode's data_tid). */
 static int write_update(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t end,
 			unsigned flags, bool privileged)
 {
 	struct sfs_timespec now;
 	struct sfs_trans t;
-	bool grew;
 	int ret, ret2;
 
 	/* The data is in the cache already: this cannot fail on memory
@@ -132,16 +131,13 @@ static int write_update(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t e
 	if (!ret) {
 		sfs_now(&now);
 		mc_mutex_lock(&ip->attr_lock);
-		grew = end > ip->d.size;
-		if (grew)
+		if (end > ip->d.size)
 			ip->d.size = end;
 		ip->d.mtime = ip->d.ctime = now;
 		if ((flags & SFS_WRITE_KILL_PRIV) && !privileged)
 			ip->d.mode = sfs_mode_kill_priv(ip->d.mode);
 		mc_mutex_unlock(&ip->attr_lock);
 		ret = sfs_inode_commit(&t, ip);
-		if (!ret && grew)
-			sfs_pc_note_data_tid(fs, ip, sfs_trans_tid(&t));
 	}
 	ret2 = sfs_trans_stop(&t);
 	return ret ? ret : ret2;

@@ -84,8 +84,6 @@ ssize_t sfs_pc_write(struct sfs_fs *fs, struct sfs_inode_info *ip, const void *b
 		     uint64_t off, bool privileged);
 /* After a write dirtied @pages (no locks of ours held): throttle. */
 void sfs_pc_balance(struct sfs_fs *fs, size_t pages);
-/* Remember that transaction @tid changed what fdatasync needs (size). */
-void sfs_pc_note_data_tid(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t tid);
 
 /* Write back the inode's dirty pages in blocks [from, end) and wait;
  * the first writeback error since the last call. */

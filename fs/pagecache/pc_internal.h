@@ -42,7 +42,6 @@ struct pc_map {
 	struct pc_list dlink;         /* pc->dirty_maps while nr_dirty > 0 */
 	unsigned users;               /* writeback in progress on it: not freed */
 	int error;                    /* writeback error not yet reported by fsync */
-	uint64_t data_tid;            /* last transaction fdatasync needs */
 	uint32_t ra_next;             /* read-ahead: the block a sequential read asks next */
 	uint64_t ord_started, ord_done; /* batches that mapped fresh blocks / of them completed */
 	mc_mutex_t wb_lock;           /* one writeout of this inode at a time */

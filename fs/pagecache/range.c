@@ -12,20 +12,6 @@
 #include "fs/extent_tree.h"
 #include "fs/pagecache/pc_internal.h"
 
-void sfs_pc_note_data_tid(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_t tid)
-{
-	struct sfs_pcache *pc = pc_of(fs);
-	struct pc_map *m;
-
-	if (!pc)
-		return;
-	mc_mutex_lock(&pc->lock);
-	m = pc_map_find(pc, ip->ino);
-	if (m && tid > m->data_tid)
-		m->data_tid = tid;
-	mc_mutex_unlock(&pc->lock);
-}
-
 uint64_t sfs_pc_delayed_blocks(struct sfs_fs *fs, uint64_t ino)
 {
 	struct sfs_pcache *pc = pc_of(fs);
@@ -100,28 +86,15 @@ int sfs_pc_writeback_range(struct sfs_fs *fs, struct sfs_inode_info *ip, uint64_
 
 int sfs_pc_fsync(struct sfs_fs *fs, struct sfs_inode_info *ip, bool datasync)
 {
-	struct sfs_pcache *pc = pc_of(fs);
-	uint64_t tid = ip->last_tid;
-	struct pc_map *m;
 	int ret, r;
 
 	ret = sfs_pc_writeback_range(fs, ip, 0, SFS_EXT_LBLK_END);
-	if (datasync) {
-		/* Only what reading the data back needs: the size and the
-		 * mappings (allocation, conversion).  Timestamps alone wait. */
-		tid = ip->data_tid;
-		m = pc ? map_use(pc, ip->ino) : NULL;
-		if (m) {
-			mc_mutex_lock(&pc->lock);
-			if (m->data_tid > tid)
-				tid = m->data_tid;
-			mc_mutex_unlock(&pc->lock);
-			map_unuse(pc, m);
-		}
-	}
 	if (!fs->j)
 		return ret;
-	r = jnl_fsync(fs->j, tid);
+	/* fdatasync: only what reading the data back needs -- the size and
+	 * the mappings (allocation, conversion, writeback's included);
+	 * timestamps alone wait (the inode's data_tid). */
+	r = jnl_fsync(fs->j, datasync ? ip->data_tid : ip->last_tid);
 	return ret ? ret : r;
 }
 

@@ -287,8 +287,6 @@ static int map_batch(struct sfs_pcache *pc, struct pc_map *m, struct sfs_inode_i
 				m->ord_started++;
 				b->ordered_counted = true;
 			}
-			if (sfs_trans_tid(&t) > m->data_tid)
-				m->data_tid = sfs_trans_tid(&t);
 			mc_mutex_unlock(&pc->lock);
 		}
 		i += mp.len < run ? mp.len : run;
@@ -304,10 +302,9 @@ static int map_batch(struct sfs_pcache *pc, struct pc_map *m, struct sfs_inode_i
 }
 
 /* Unwritten blocks just written become written (after their data). */
-static int convert_unwritten(struct sfs_pcache *pc, struct pc_map *m, struct sfs_inode_info *ip,
+static int convert_unwritten(struct sfs_pcache *pc, struct sfs_inode_info *ip,
 			     struct jnl_rsv *rsv, struct pc_batch *b)
 {
-	struct sfs_fs *fs = pc->fs;
 	struct sfs_trans t;
 	int ret = 0, r;
 	bool any = false;
@@ -334,12 +331,6 @@ static int convert_unwritten(struct sfs_pcache *pc, struct pc_map *m, struct sfs
 		ret = sfs_ext_mark_written(&t, ip, b->pg[i]->idx, run, SFS_EXT_NOFAIL);
 		mc_rw_unlock(&ip->data_sem);
 		i += run - 1;
-	}
-	if (!ret) {
-		mc_mutex_lock(&pc_of(fs)->lock);
-		if (sfs_trans_tid(&t) > m->data_tid)
-			m->data_tid = sfs_trans_tid(&t);
-		mc_mutex_unlock(&pc_of(fs)->lock);
 	}
 	r = sfs_trans_stop(&t);
 	return ret ? ret : r;
@@ -429,7 +420,7 @@ long pc_writeback_map(struct sfs_pcache *pc, struct pc_map *m, uint64_t from, ui
 			mc_mutex_unlock(&pc->lock);
 		}
 		if (!e)
-			e = convert_unwritten(pc, m, ip, &rsv, b);
+			e = convert_unwritten(pc, ip, &rsv, b);
 		if (e) {
 			PC_STAT(pc, wb_errors, 1);
 			if (!ret)
