@@ -68,10 +68,12 @@ int jnl_reserve(struct jnl_journal *j, struct jnl_rsv *r, unsigned credits, unsi
 	/* The memory a reserved start may need for a new transaction is
 	 * taken here, in the reserving context; failing only means that
 	 * start allocates (NOFAIL) instead. */
-	if (!__atomic_load_n(&j->spare_txn, __ATOMIC_RELAXED))
-		spare = jnl_txn_alloc(j, try ? MC_NOWAIT : MC_KERNEL);
-
 	mc_mutex_lock(&j->state_lock);
+	if (!j->spare_txn) {
+		mc_mutex_unlock(&j->state_lock);
+		spare = jnl_txn_alloc(j, try ? MC_NOWAIT : MC_KERNEL);
+		mc_mutex_lock(&j->state_lock);
+	}
 	for (;;) {
 		if (j->err || j->disk_errno) {
 			ret = -EROFS;

@@ -131,11 +131,13 @@ void pc_jrsv_drop_idle(struct sfs_pcache *pc, struct pc_map *m)
 
 void pc_jrsv_release_all(struct sfs_pcache *pc)
 {
-	for (;;) {
+	/* One reservation per lock hold (jnl_unreserve takes the journal's
+	 * lock); the scan goes on from the bucket it stopped in. */
+	for (uint32_t b = 0;;) {
 		struct jnl_rsv r = { 0 };
 
 		mc_mutex_lock(&pc->lock);
-		for (uint32_t b = 0; b < pc->nbuckets && !jnl_rsv_held(&r); b++)
+		for (; b < pc->nbuckets && !jnl_rsv_held(&r); b += !jnl_rsv_held(&r))
 			for (struct pc_map *m = pc->hash[b]; m && !jnl_rsv_held(&r); m = m->hnext)
 				if (jnl_rsv_held(&m->jrsv)) {
 					r = m->jrsv;
