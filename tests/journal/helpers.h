@@ -262,6 +262,8 @@ struct full_starter {
 	uint64_t blk, ver;
 	_Atomic int done;
 	int ret;
+	pthread_t th;
+	struct sfs_buf *pinned;      /* home block 0, locked: its checkpoint waits */
 };
 
 static inline void *start_on_full_log(void *arg)
@@ -292,6 +294,37 @@ static inline uint64_t rng_next(uint64_t *s)
 static inline uint64_t now_ms(void)
 {
 	return mc_monotonic_ns() / 1000000ull;
+}
+
+/* On a log filled by jfill_log: lock home block 0 (it went home with the
+ * oldest transaction, so its checkpoint cannot finish), start the thread,
+ * and return once it waits for that checkpoint. */
+static inline struct jnl_stats full_starter_begin(struct full_starter *s, struct jenv *e,
+						  uint64_t blk, uint64_t ver)
+{
+	struct jnl_stats st;
+	uint64_t t0;
+
+	*s = (struct full_starter){ .e = e, .blk = blk, .ver = ver };
+	assert_int_equal(sfs_buf_read(e->cache, home(e, 0), NULL, 0, &s->pinned), 0);
+	sfs_buf_lock(s->pinned);
+	assert_int_equal(pthread_create(&s->th, NULL, start_on_full_log, s), 0);
+	t0 = now_ms();
+	do {
+		assert_true(now_ms() - t0 < 10000);
+		usleep(1000);
+		jnl_get_stats(e->j, &st);
+	} while (!st.checkpoint_waits);
+	return st;
+}
+
+/* Let the checkpoint finish; the thread's handle then completes. */
+static inline void full_starter_end(struct full_starter *s)
+{
+	sfs_buf_unlock(s->pinned);
+	sfs_buf_release(s->pinned);
+	assert_int_equal(pthread_join(s->th, NULL), 0);
+	assert_int_equal(s->ret, 0);
 }
 
 /* ---- the allocator: configuration, reports, a cache with a shrinker ---- */

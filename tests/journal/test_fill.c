@@ -75,9 +75,7 @@ static void test_start_on_exactly_full_log_commits_nothing_until_room(void **sta
 	const struct jnl_config cfg = { .commit_interval_ms = 20 };
 	struct full_starter s;
 	struct jnl_stats st;
-	struct sfs_buf *pinned;
-	pthread_t th;
-	uint64_t next = 0, t0, commits;
+	uint64_t next = 0, commits;
 	int64_t want[64] = { 0 }, got[64];
 	struct jenv e;
 
@@ -90,17 +88,8 @@ static void test_start_on_exactly_full_log_commits_nothing_until_room(void **sta
 
 	/* block 0 went home with the oldest transaction: its checkpoint
 	 * waits for this lock */
-	assert_int_equal(sfs_buf_read(e.cache, home(&e, 0), NULL, 0, &pinned), 0);
-	sfs_buf_lock(pinned);
 	commits = st.commits;
-	s = (struct full_starter){ .e = &e, .blk = 63, .ver = 2 };
-	assert_int_equal(pthread_create(&th, NULL, start_on_full_log, &s), 0);
-	t0 = now_ms();
-	do {
-		assert_true(now_ms() - t0 < 10000);
-		usleep(1000);
-		jnl_get_stats(e.j, &st);
-	} while (!st.checkpoint_waits);
+	full_starter_begin(&s, &e, 63, 2);
 	/* several commit intervals, then an explicit commit request */
 	usleep(100 * 1000);
 	assert_int_equal(jnl_force_commit(e.j), 0);
@@ -110,10 +99,7 @@ static void test_start_on_exactly_full_log_commits_nothing_until_room(void **sta
 	assert_int_equal(st.commits, commits);
 	assert_int_equal(st.running_tid, 0);
 
-	sfs_buf_unlock(pinned);
-	sfs_buf_release(pinned);
-	assert_int_equal(pthread_join(th, NULL), 0);
-	assert_int_equal(s.ret, 0);
+	full_starter_end(&s);
 	want[63] = 2;
 	assert_int_equal(jnl_force_commit(e.j), 0);
 	jnl_get_stats(e.j, &st);

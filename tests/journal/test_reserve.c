@@ -19,9 +19,7 @@ static void test_reserved_start_goes_through_a_full_log(void **state)
 	struct full_starter s;
 	struct jnl_rsv r = { 0 };
 	struct jnl_stats st;
-	struct sfs_buf *pinned;
 	struct jnl_handle *h;
-	pthread_t th;
 	uint64_t next = 0, t0, commits;
 	int64_t want[64] = { 0 }, got[64];
 	struct jenv e;
@@ -37,16 +35,7 @@ static void test_reserved_start_goes_through_a_full_log(void **state)
 	/* fill what the reservation leaves, to the last block */
 	st = jfill_log(&e, &next, 56, want);
 
-	assert_int_equal(sfs_buf_read(e.cache, home(&e, 0), NULL, 0, &pinned), 0);
-	sfs_buf_lock(pinned);
-	s = (struct full_starter){ .e = &e, .blk = 63, .ver = 2 };
-	assert_int_equal(pthread_create(&th, NULL, start_on_full_log, &s), 0);
-	t0 = now_ms();
-	do {
-		assert_true(now_ms() - t0 < 10000);
-		usleep(1000);
-		jnl_get_stats(e.j, &st);
-	} while (!st.checkpoint_waits);
+	st = full_starter_begin(&s, &e, 63, 2);
 	commits = st.commits;
 
 	/* the reserved handle: no wait, four blocks, committed */
@@ -70,10 +59,7 @@ static void test_reserved_start_goes_through_a_full_log(void **state)
 	assert_int_equal(st.rsv_txn_allocs, 0);   /* the spare transaction served */
 	assert_false(s.done);                      /* still waiting for its checkpoint */
 
-	sfs_buf_unlock(pinned);
-	sfs_buf_release(pinned);
-	assert_int_equal(pthread_join(th, NULL), 0);
-	assert_int_equal(s.ret, 0);
+	full_starter_end(&s);
 	want[63] = 2;
 	assert_int_equal(jenv_close(&e), 0);
 	image_versions(&e, got);
