@@ -35,7 +35,9 @@ struct sfs_ext_cache {
 
 #define CACHE_GFP (MC_NOWAIT | MC_NOWARN | MC_ZERO)
 
-static pthread_mutex_t caches_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The alloc/ wrapper, so that the lock checks learn the shrinker takes it;
+ * initialised with the shrinker (every cache exists after that). */
+static mc_mutex_t caches_lock;
 static struct sfs_ext_cache *caches;
 static size_t nr_twins;                     /* atomic: pinned tree blocks */
 static pthread_once_t shrinker_once = PTHREAD_ONCE_INIT;
@@ -136,7 +138,7 @@ static size_t shrink_scan(struct mc_shrinker *s, struct mc_shrink_control *sc)
 	size_t freed = 0;
 
 	(void)s;
-	if (pthread_mutex_trylock(&caches_lock))
+	if (!mc_mutex_trylock(&caches_lock))
 		return MC_SHRINK_STOP;
 	for (c = caches; c && freed < sc->nr_to_scan; c = next) {
 		struct sfs_inode_info *ip = c->ip;
@@ -151,7 +153,7 @@ static size_t shrink_scan(struct mc_shrinker *s, struct mc_shrink_control *sc)
 		mc_free(c->root);
 		mc_free(c);
 	}
-	pthread_mutex_unlock(&caches_lock);
+	mc_mutex_unlock(&caches_lock);
 	return freed;
 }
 
@@ -159,6 +161,7 @@ static size_t shrink_scan(struct mc_shrinker *s, struct mc_shrink_control *sc)
  * filesystem share it, and with none it counts zero. */
 static void shrinker_register(void)
 {
+	mc_mutex_init(&caches_lock, "extent.index_caches");
 	shrinker.name = "sfs_extent_index";
 	shrinker.needs = 0;             /* memory and try-locks only */
 	shrinker.count = shrink_count;
@@ -196,10 +199,10 @@ struct sfs_ext_cnode *sfs_ext_cache_root(struct sfs_inode_info *ip)
 		mc_free(c);
 		return NULL;
 	}
-	pthread_mutex_lock(&caches_lock);
+	mc_mutex_lock(&caches_lock);
 	if (ip->ext_cache) {
 		/* another lookup installed one meanwhile */
-		pthread_mutex_unlock(&caches_lock);
+		mc_mutex_unlock(&caches_lock);
 		mc_free(c->root);
 		mc_free(c);
 		return __atomic_load_n(&ip->ext_cache, __ATOMIC_ACQUIRE)->root;
@@ -209,7 +212,7 @@ struct sfs_ext_cnode *sfs_ext_cache_root(struct sfs_inode_info *ip)
 		caches->prev = c;
 	caches = c;
 	__atomic_store_n(&ip->ext_cache, c, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&caches_lock);
+	mc_mutex_unlock(&caches_lock);
 	return c->root;
 }
 
@@ -268,9 +271,9 @@ void sfs_ext_cache_destroy(struct sfs_inode_info *ip)
 
 	if (!c)
 		return;
-	pthread_mutex_lock(&caches_lock);
+	mc_mutex_lock(&caches_lock);
 	unlink_cache(c);
-	pthread_mutex_unlock(&caches_lock);
+	mc_mutex_unlock(&caches_lock);
 	ip->ext_cache = NULL;
 	drop_twins(c);
 	mc_free(c->root);
