@@ -265,6 +265,8 @@ int sfs_inode_create(struct sfs_fs *fs, uint64_t dir_ino, uint32_t mode, uint64_
 	if (ret)
 		goto out;
 	ret = sfs_inode_new(&t, dir_ino, mode, rdev, uid, gid, &ip);
+	if (!ret)
+		sfs_inode_unlock_new(ip);   /* nothing more to fill in */
 	ret2 = sfs_trans_stop(&t);
 	if (!ret)
 		ret = ret2;

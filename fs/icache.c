@@ -396,6 +396,16 @@ static int iget(struct sfs_fs *fs, uint64_t ino, bool nofail, struct sfs_inode_i
 	return 0;
 }
 
+void sfs_inode_unlock_new(struct sfs_inode_info *ip)
+{
+	struct sfs_icache *ic = ip->fs->icache;
+
+	mc_mutex_lock(&ic->lock);
+	ip->state = SFS_I_LIVE;
+	pthread_cond_broadcast(&ic->wait);
+	mc_mutex_unlock(&ic->lock);
+}
+
 int sfs_iget(struct sfs_fs *fs, uint64_t ino, struct sfs_inode_info **out)
 {
 	return iget(fs, ino, false, out);
@@ -406,7 +416,8 @@ int sfs_iget_nofail(struct sfs_fs *fs, uint64_t ino, struct sfs_inode_info **out
 	return iget(fs, ino, true, out);
 }
 
-/* Make a just-created inode (record written in @t) visible in the cache. */
+/* Make a just-created inode (record written in @t) visible in the cache,
+ * still new: see sfs_inode_unlock_new. */
 int sfs_icache_insert_new(struct sfs_fs *fs, struct sfs_inode_info *ip)
 {
 	struct sfs_icache *ic = fs->icache;
@@ -416,7 +427,7 @@ int sfs_icache_insert_new(struct sfs_fs *fs, struct sfs_inode_info *ip)
 	/* A freed incarnation of this number may still be on its way out. */
 	while (find_locked(ic, ip->ino))
 		mc_cond_wait(&ic->wait, &ic->lock);
-	ip->state = SFS_I_LIVE;
+	ip->state = SFS_I_NEW;
 	ip->ref = 1;
 	ip->hnext = ic->hash[bucket(ic, ip->ino)];
 	ic->hash[bucket(ic, ip->ino)] = ip;

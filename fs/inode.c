@@ -205,6 +205,10 @@ int sfs_inode_new(struct sfs_trans *t, uint64_t dir_ino, uint32_t mode, uint64_t
 	ret = sfs_ialloc_commit(t, &a);
 	if (ret)
 		goto err_free;
+	/* In the cache, new, before the record is written: an iget of this
+	 * number from now on waits for the creator instead of reading a
+	 * record that is only half made and caching its own copy of it. */
+	sfs_icache_insert_new(fs, ip);
 
 	ip->d.ino = ino;
 	ip->d.mode = (uint16_t)mode;
@@ -230,7 +234,8 @@ int sfs_inode_new(struct sfs_trans *t, uint64_t dir_ino, uint32_t mode, uint64_t
 	sfs_buf_release(bh);
 	ip->last_tid = ip->data_tid = sfs_trans_tid(t);
 	ip->logged_size = ip->d.size;
-	sfs_icache_insert_new(fs, ip);
+	if (ret)
+		sfs_inode_unlock_new(ip);   /* the journal failed: nothing will follow */
 	*out = ip;
 	return ret;
 err_free:

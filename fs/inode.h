@@ -133,6 +133,13 @@ void sfs_iput(struct sfs_inode_info *ip);
 #define SFS_INODE_NEW_CREDITS (SFS_CREDITS_GROUP + 1u)
 int sfs_inode_new(struct sfs_trans *t, uint64_t dir_ino, uint32_t mode, uint64_t rdev,
 		  uint32_t uid, uint32_t gid, struct sfs_inode_info **out);
+/*
+ * The inode sfs_inode_new returns is new (the kernel's I_NEW): an iget of
+ * its number -- a stale number from a front end, say -- waits until the
+ * creator has filled in what the type needs (a directory's first block, a
+ * symlink's target) and calls this, still inside its transaction.
+ */
+void sfs_inode_unlock_new(struct sfs_inode_info *ip);
 
 /* Write access to the inode's table block (phase one of an update). */
 int sfs_inode_access(struct sfs_trans *t, struct sfs_inode_info *ip, bool nofail);

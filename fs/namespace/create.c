@@ -125,9 +125,11 @@ static int make_node(struct sfs_fs *fs, uint64_t dir_ino, const char *name,
 		ret = sfs_dir_init(&t, ip, dir_ino);
 	else if (S_ISLNK(mode))
 		ret = sfs_ns_symlink_store(&t, ip, nn->target, nn->tlen);
+	if (ret)
+		undo_new(&t, &oref, ip);   /* dead before anyone may see it */
+	sfs_inode_unlock_new(ip);
 	if (ret) {
 		sfs_dir_abort_add(&slot);
-		undo_new(&t, &oref, ip);
 		undone = true;
 		goto stop;
 	}

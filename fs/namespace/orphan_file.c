@@ -106,6 +106,7 @@ static int orphan_file_create(struct sfs_trans *t, struct sfs_fs *fs, struct sfs
 	ret = sfs_trans_sb_commit(t);
 	ip->last_tid = sfs_trans_tid(t);
 	sfs_icache_insert_new(fs, ip);
+	sfs_inode_unlock_new(ip);   /* nothing more to fill in */
 	*out = ip;
 	return ret;
 err:
