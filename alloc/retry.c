@@ -39,5 +39,9 @@ void *mc_retry_once_site(struct mc_site *site, size_t size, mc_flags_t flags,
 	t->in_retry_helper++;
 	p = mc_alloc_site(site, size, flags);
 	t->in_retry_helper--;
+	/* The operation has its memory: a later call here is a new request,
+	 * not a retry of the one that failed. */
+	if (p && t->fail_site == site)
+		t->fail_site = NULL;
 	return p;
 }

@@ -200,6 +200,20 @@ static void test_open_coded_retry_detected_helper_allowed(void **state)
 	assert_int_equal(helped, 1);
 	mc_free(q);
 	assert_int_equal(catcher.n[MC_REP_OPEN_RETRY], 1);
+	/* Once the retry succeeded, the next request at that site in the same
+	 * operation is a new one (the status cache inserts run after run). */
+	assert_int_equal(mc_fault_set("test.retry_then_more:nth=1", err, sizeof(err)), 0);
+	mc_op_begin();
+	for (int i = 0; i < 2; i++) {
+		void *r = mc_alloc_retry_once_named("test.retry_then_more", 64,
+						    MC_KERNEL | MC_NOWARN, help_shrink, &helped);
+
+		assert_non_null(r);
+		mc_free(r);
+	}
+	mc_op_end();
+	assert_int_equal(helped, 2);
+	assert_int_equal(catcher.n[MC_REP_OPEN_RETRY], 1);
 	/* A new operation may call a site that failed in the previous one. */
 	assert_int_equal(mc_fault_set("test.next_op:nth=1", err, sizeof(err)), 0);
 	mc_op_begin();
