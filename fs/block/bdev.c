@@ -130,6 +130,10 @@ static int start_engine(struct sfs_bdev *bdev, const char *path)
 		bdev_log("%s: io_uring unavailable (%s): using pread/pwrite workers",
 			 path, strerror(-ret));
 	}
+	if (bdev->opts.hang_every) {
+		bdev_log("%s: hang_every= needs the io_uring engine", path);
+		return -EINVAL;
+	}
 	bdev->engine = &bdev_psync_engine;
 	return bdev->engine->start(bdev);
 }

@@ -31,6 +31,7 @@
 #ifndef SFS_BDEV_H
 #define SFS_BDEV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -63,6 +64,10 @@ struct sfs_bdev_opts {
 	unsigned queue_depth;      /* io_uring SQ entries and in-flight cap; 0 = 128 */
 	unsigned iowq_workers;     /* io-wq bound and unbound worker cap; 0 = 4 */
 	unsigned psync_workers;    /* pread/pwrite worker threads; 0 = 4 */
+	uint64_t io_timeout_ns;    /* io_uring: a bio not completed by then is
+				    * cancelled and redone with pread/pwrite; 0 = 30 s */
+	uint64_t hang_every;       /* io_uring test aid: every Nth read or write goes
+				    * to a pipe that never becomes ready; 0 = never */
 	struct sfs_emul_opts emul; /* device emulation, all off when zero */
 	char wlog[SFS_WLOG_PATH_MAX]; /* write log file ("" = none), see wlog.h */
 };
@@ -71,7 +76,8 @@ struct sfs_bdev_opts {
  * Parse "engine=psync,cache=buffered,latency=2ms,bw=20M,eio=100-110,..."
  * into @o (keys not named keep their value; see emul.h for the emulation
  * keys).  Other keys: engine=auto|uring|psync, cache=auto|direct|buffered,
- * align=N, qd=N, iowq=N, workers=N, wlog=PATH.  -EINVAL with a message
+ * align=N, qd=N, iowq=N, workers=N, wlog=PATH, io_timeout=DURATION,
+ * hang_every=N (io_uring only).  -EINVAL with a message
  * naming the key and value in @err on bad input.
  */
 int sfs_bdev_opts_parse(struct sfs_bdev_opts *o, const char *s, char *err, size_t errlen);
@@ -139,6 +145,10 @@ struct sfs_bio {
 	uint64_t ready_ns;         /* emulation: earliest delivery time */
 	uint64_t wlog_covers;      /* flushes: write-log records covered */
 	struct iovec rest;         /* what is left after a short transfer */
+	/* io_uring engine: in flight, for the timeout scan */
+	struct sfs_bio *ring_prev, *ring_next;
+	uint64_t issued_ns;
+	bool cancelled;            /* timed out, cancel sent */
 };
 
 /* Submit @nr bios in one batch; every bio gets exactly one end_io call. */
@@ -168,6 +178,8 @@ struct sfs_bdev_stats {
 	uint64_t flushes_held;                    /* flushes that waited for covered writes */
 	uint64_t short_resubmits, eagain_retries;
 	uint64_t bounced;                         /* synchronous calls that needed a bounce buffer */
+	uint64_t timeouts;                        /* bios past io_timeout, cancelled */
+	uint64_t sync_redos;                      /* of which redone with pread/pwrite */
 };
 void sfs_bdev_stats(struct sfs_bdev *bdev, struct sfs_bdev_stats *out);
 /* "io_uring+O_DIRECT(align 512)" style description, into buf; returns buf. */

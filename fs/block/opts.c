@@ -138,6 +138,12 @@ static int parse_one(struct sfs_bdev_opts *o, const char *key, const char *val,
 	} else if (!strcmp(key, "workers")) {
 		NEED(!parse_u64(val, &v) && v >= 1 && v <= 256, "expected 1..256");
 		o->psync_workers = (unsigned)v;
+	} else if (!strcmp(key, "io_timeout")) {
+		NEED(!parse_duration(val, &v) && v >= 10000000ull,
+		     "expected a duration of at least 10ms (ns, us, ms, s)");
+		o->io_timeout_ns = v;
+	} else if (!strcmp(key, "hang_every")) {
+		NEED(!parse_u64(val, &o->hang_every) && o->hang_every, "expected a count >= 1");
 	} else if (!strcmp(key, "wlog")) {
 		NEED(*val && strlen(val) < sizeof(o->wlog), "expected a path shorter than 256 bytes");
 		strcpy(o->wlog, val);

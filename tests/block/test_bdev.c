@@ -519,6 +519,62 @@ static void test_buffered_fallback_when_direct_refused(void **st)
 	scratch_drop(&s);
 }
 
+/*
+ * A bio the kernel never completes (hang_every sends every 4th read or
+ * write to a pipe that never becomes ready) is cancelled after io_timeout
+ * and redone with pread/pwrite: every byte still arrives, a batch of them
+ * together is found in one scan, and the wait is about the timeout.
+ */
+static void test_stuck_bios_cancelled_and_redone(void **st)
+{
+	enum { N = 32 };
+	uint8_t *bufs = mc_alloc((size_t)N * BS, MC_KERNEL), *rd = mc_alloc(BS, MC_KERNEL);
+	struct sfs_bio bios[N], *ptrs[N];
+	struct sfs_bdev_stats stats;
+	struct sfs_bdev *bdev;
+	struct scratch s;
+	struct batch b;
+	uint64_t t0, waited;
+	unsigned i;
+
+	(void)st;
+	scratch_make(&s, (uint64_t)N * BS);
+	assert_int_equal(open_opts(&s, "engine=uring,cache=buffered,io_timeout=40ms,hang_every=4",
+				   &bdev), 0);
+	batch_init(&b, N);
+	for (i = 0; i < N; i++) {
+		pattern_fill(bufs + (size_t)i * BS, BS, i, 1);
+		bios[i] = (struct sfs_bio){ .op = SFS_BIO_WRITE, .buf = bufs + (size_t)i * BS,
+					    .len = BS, .off = (uint64_t)i * BS,
+					    .end_io = batch_end_io, .private = &b };
+		ptrs[i] = &bios[i];
+	}
+	t0 = mc_monotonic_ns();
+	sfs_bdev_submit_batch(bdev, ptrs, N);
+	assert_int_equal(batch_wait(&b), 0);
+	waited = mc_monotonic_ns() - t0;
+	assert_true(waited >= 40000000ull);
+	sfs_bdev_stats(bdev, &stats);
+	assert_int_equal(stats.timeouts, N / 4);
+	assert_int_equal(stats.sync_redos, N / 4);
+	assert_int_equal(sfs_bdev_flush(bdev), 0);
+	for (i = 0; i < N; i++) {
+		assert_int_equal(sfs_bdev_read(bdev, rd, BS, (uint64_t)i * BS), 0);
+		assert_true(pattern_check(rd, BS, i, 1));
+	}
+	sfs_bdev_stats(bdev, &stats);
+	assert_int_equal(stats.timeouts, N / 2);
+	assert_int_equal(stats.sync_redos, N / 2);
+	print_message("%u stuck bios redone; the batch with 8 waited %llu ms (timeout 40 ms)\n",
+		      N / 2, (unsigned long long)(waited / 1000000));
+	sfs_bdev_close(bdev);
+	/* Only io_uring can have a request the kernel holds on to. */
+	assert_int_equal(open_opts(&s, "engine=psync,hang_every=4", &bdev), -EINVAL);
+	scratch_drop(&s);
+	mc_free(bufs);
+	mc_free(rd);
+}
+
 static void test_option_string(void **st)
 {
 	struct sfs_bdev_opts o = { 0 };
@@ -527,7 +583,8 @@ static void test_option_string(void **st)
 	(void)st;
 	assert_int_equal(sfs_bdev_opts_parse(&o, "engine=psync,cache=buffered,latency=2ms,"
 					     "bw=20M,eio=100-110,eio=7,eio_after=5,stall=1s,"
-					     "stall_every=9,cut_flush=3,qd=64,wlog=/x/y", err,
+					     "stall_every=9,cut_flush=3,qd=64,wlog=/x/y,"
+					     "io_timeout=2s,hang_every=7", err,
 					     sizeof(err)), 0);
 	assert_int_equal(o.engine, SFS_ENGINE_PSYNC);
 	assert_int_equal(o.cache, SFS_CACHE_BUFFERED);
@@ -544,12 +601,14 @@ static void test_option_string(void **st)
 	assert_int_equal(o.emul.cut_flush, 3);
 	assert_int_equal(o.queue_depth, 64);
 	assert_string_equal(o.wlog, "/x/y");
+	assert_int_equal(o.io_timeout_ns, 2000000000ull);
+	assert_int_equal(o.hang_every, 7);
 
 	{
 		static const char *const bad[] = {
 			"latency=5", "latency=-1ms", "bw=fast", "eio=9-3", "eio=x",
 			"engine=spdk", "nosuchkey=1", "latency", "align=3000", "qd=0",
-			"eio_after=0", "cut_after=-2",
+			"eio_after=0", "cut_after=-2", "io_timeout=1ms", "hang_every=0",
 		};
 		struct sfs_bdev_opts before = o;
 		unsigned i;
@@ -582,6 +641,7 @@ int main(void)
 		cmocka_unit_test(test_create_flag),
 		cmocka_unit_test(test_pread_fallback_when_uring_unavailable),
 		cmocka_unit_test(test_buffered_fallback_when_direct_refused),
+		cmocka_unit_test(test_stuck_bios_cancelled_and_redone),
 		cmocka_unit_test(test_option_string),
 	};
 
