@@ -8,6 +8,7 @@
  * existed.
  */
 #include <pthread.h>
+#include <sched.h>
 
 #include "ns_helpers.h"
 
@@ -190,9 +191,21 @@ static void test_readdir_while_names_come_and_go(void **state)
 struct churn {
 	struct sfs_fs *fs;
 	unsigned from, to;
-	volatile int stop;
-	unsigned done;
+	int stop;           /* atomic */
+	unsigned done;      /* atomic */
 };
+
+/* Until the other thread has made at least one change since @seen: the
+ * listing is taken in pieces with changes between them however the two
+ * threads are scheduled. */
+static unsigned churn_wait(struct churn *c, unsigned seen)
+{
+	unsigned now;
+
+	while ((now = __atomic_load_n(&c->done, __ATOMIC_ACQUIRE)) == seen)
+		sched_yield();
+	return now;
+}
 
 static void *churn_thread(void *arg)
 {
@@ -201,13 +214,13 @@ static void *churn_thread(void *arg)
 	struct sfs_attr a;
 
 	/* Add names past the listed range and remove them again. */
-	for (unsigned i = c->from; !c->stop; i++) {
+	for (unsigned i = c->from; !__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE); i++) {
 		if (i >= c->to)
 			i = c->from;
 		name_of(name, sizeof(name), i);
 		if (sfs_mknod(c->fs, ROOT, name, S_IFREG | 0644, 0, 0, NULL, &a) == -EEXIST)
 			assert_int_equal(sfs_unlink(c->fs, ROOT, name), 0);
-		c->done++;
+		__atomic_fetch_add(&c->done, 1, __ATOMIC_RELEASE);
 	}
 	return NULL;
 }
@@ -218,24 +231,27 @@ static void test_readdir_while_another_thread_changes_the_directory(void **state
 	unsigned n = e->n / 4, extra = 2000;
 	struct listing l = { .max = n + extra, .batch = 50 };
 	struct churn c = { .fs = e->fs, .from = n, .to = n + extra };
+	unsigned seen = 0, pieces = 0;
 	pthread_t th;
 
 	l.seen = calloc(n + extra, 1);
 	populate(e, 0, n);
 	assert_int_equal(pthread_create(&th, NULL, churn_thread, &c), 0);
 	for (;;) {
+		seen = churn_wait(&c, seen);
 		l.left = l.batch;
 		assert_int_equal(sfs_readdir(e->fs, ROOT, l.next, take, &l), 0);
+		pieces++;
 		if (l.left)
 			break;
 	}
-	c.stop = 1;
+	__atomic_store_n(&c.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(th, NULL);
 	assert_int_equal(l.dups, 0);
 	assert_int_equal(l.unknown, 0);
 	for (unsigned i = 0; i < n; i++)
 		assert_int_equal(l.seen[i], 1);
-	assert_true(c.done > 0);
+	assert_true(c.done >= pieces);
 	free(l.seen);
 }
 
