@@ -17,11 +17,11 @@
  * failed fill is not retried in the same operation: the index is an
  * optimisation, and a lookup without it walks the buffer cache as before.
  * The pinned buffers stay accounted by the buffer cache; at most half of
- * its cap (mount option cache=) is pinned; the shrinker "sfs_extent_index"
- * unpins them and frees the twins of every inode whose data_sem it can take.
+ * its cap (mount option cache=) is pinned; each mount's shrinker
+ * "sfs_extent_index" unpins them and frees the twins of every inode whose
+ * data_sem it can take.
  */
 #include <errno.h>
-#include <pthread.h>
 
 #include "fs/extent_tree.h"
 #include "fs/fs.h"
@@ -35,13 +35,14 @@ struct sfs_ext_cache {
 
 #define CACHE_GFP (MC_NOWAIT | MC_NOWARN | MC_ZERO)
 
-/* The alloc/ wrapper, so that the lock checks learn the shrinker takes it;
- * initialised with the shrinker (every cache exists after that). */
-static mc_mutex_t caches_lock;
-static struct sfs_ext_cache *caches;
-static size_t nr_twins;                     /* atomic: pinned tree blocks */
-static pthread_once_t shrinker_once = PTHREAD_ONCE_INIT;
-static struct mc_shrinker shrinker;
+/* One a mount: the inodes with an index, and the shrinker over them. */
+struct sfs_ext_index {
+	/* the alloc/ wrapper, so that the lock checks learn the shrinker takes it */
+	mc_mutex_t lock;
+	struct sfs_ext_cache *caches;
+	size_t nr_twins;                /* atomic: pinned tree blocks */
+	struct mc_shrinker shrinker;
+};
 
 /* The operation in which this thread last failed to allocate a twin: an
  * optional fill is not tried again before the next one (alloc/retry.h). */
@@ -61,24 +62,30 @@ static void *index_alloc(size_t size)
 }
 
 /* Free a twin and everything below it; returns the buffers unpinned. */
-static size_t cnode_free(struct sfs_ext_cnode *n)
+static size_t cnode_free(struct sfs_ext_index *x, struct sfs_ext_cnode *n)
 {
 	size_t freed = 0;
 
 	if (!n)
 		return 0;
 	for (unsigned i = 0; i < n->nkids; i++)
-		freed += cnode_free(n->kid[i]);
+		freed += cnode_free(x, n->kid[i]);
 	if (n->bh) {
 		sfs_buf_release(n->bh);
-		__atomic_fetch_sub(&nr_twins, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_sub(&x->nr_twins, 1, __ATOMIC_RELAXED);
 		freed++;
 	}
 	mc_free(n);
 	return freed;
 }
 
-static struct sfs_ext_cnode *cnode_alloc(struct sfs_buf *bh, unsigned nkids)
+static struct sfs_ext_index *index_of(const struct sfs_inode_info *ip)
+{
+	return ip->fs->ext_index;
+}
+
+static struct sfs_ext_cnode *cnode_alloc(struct sfs_ext_index *x, struct sfs_buf *bh,
+					 unsigned nkids)
 {
 	struct sfs_ext_cnode *n;
 
@@ -91,14 +98,14 @@ static struct sfs_ext_cnode *cnode_alloc(struct sfs_buf *bh, unsigned nkids)
 		n->bh = bh;
 		n->blk = bh->blkno;
 		n->node = (uint8_t *)bh->data + SFS_HDR_SIZE;
-		__atomic_fetch_add(&nr_twins, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&x->nr_twins, 1, __ATOMIC_RELAXED);
 	}
 	return n;
 }
 
 /* Unpin and free the twins; the head stays.  data_sem held for writing
  * (or the inode is being destroyed). */
-static size_t drop_twins(struct sfs_ext_cache *c)
+static size_t drop_twins(struct sfs_ext_index *x, struct sfs_ext_cache *c)
 {
 	struct sfs_ext_cnode *root = c->root;
 	size_t freed = 0;
@@ -106,27 +113,28 @@ static size_t drop_twins(struct sfs_ext_cache *c)
 	if (!root)
 		return 0;
 	for (unsigned i = 0; i < root->nkids; i++) {
-		freed += cnode_free(root->kid[i]);
+		freed += cnode_free(x, root->kid[i]);
 		root->kid[i] = NULL;
 	}
 	return freed;
 }
 
-static void unlink_cache(struct sfs_ext_cache *c)
+static void unlink_cache(struct sfs_ext_index *x, struct sfs_ext_cache *c)
 {
 	if (c->prev)
 		c->prev->next = c->next;
 	else
-		caches = c->next;
+		x->caches = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
 }
 
 static size_t shrink_count(struct mc_shrinker *s, struct mc_shrink_control *sc)
 {
-	(void)s;
+	struct sfs_ext_index *x = s->priv;
+
 	(void)sc;
-	return __atomic_load_n(&nr_twins, __ATOMIC_RELAXED);
+	return __atomic_load_n(&x->nr_twins, __ATOMIC_RELAXED);
 }
 
 /* Whole inodes at a time: an index with holes would only be refilled by
@@ -134,85 +142,111 @@ static size_t shrink_count(struct mc_shrinker *s, struct mc_shrink_control *sc)
  * a lookup of the inode in progress (data_sem held) keeps its index. */
 static size_t shrink_scan(struct mc_shrinker *s, struct mc_shrink_control *sc)
 {
+	struct sfs_ext_index *x = s->priv;
 	struct sfs_ext_cache *c, *next;
 	size_t freed = 0;
 
-	(void)s;
-	if (!mc_mutex_trylock(&caches_lock))
+	if (!mc_mutex_trylock(&x->lock))
 		return MC_SHRINK_STOP;
-	for (c = caches; c && freed < sc->nr_to_scan; c = next) {
+	for (c = x->caches; c && freed < sc->nr_to_scan; c = next) {
 		struct sfs_inode_info *ip = c->ip;
 
 		next = c->next;
 		if (!mc_write_trylock(&ip->data_sem))
 			continue;
-		freed += drop_twins(c);
-		unlink_cache(c);
+		freed += drop_twins(x, c);
+		unlink_cache(x, c);
 		ip->ext_cache = NULL;
 		mc_rw_unlock(&ip->data_sem);
 		mc_free(c->root);
 		mc_free(c);
 	}
-	mc_mutex_unlock(&caches_lock);
+	mc_mutex_unlock(&x->lock);
 	return freed;
 }
 
-/* Registered once per process and never removed: caches of every mounted
- * filesystem share it, and with none it counts zero. */
-static void shrinker_register(void)
+int sfs_ext_index_create(struct sfs_fs *fs)
 {
-	mc_mutex_init(&caches_lock, "extent.index_caches");
-	shrinker.name = "sfs_extent_index";
-	shrinker.needs = 0;             /* memory and try-locks only */
-	shrinker.count = shrink_count;
-	shrinker.scan = shrink_scan;
-	if (mc_shrinker_register(&shrinker))
-		shrinker.name = NULL;
+	struct sfs_ext_index *x = mc_zalloc(sizeof(*x), MC_KERNEL);
+	int ret;
+
+	if (!x)
+		return -ENOMEM;
+	mc_mutex_init(&x->lock, "extent.index_caches");
+	x->shrinker.name = "sfs_extent_index";
+	x->shrinker.needs = 0;          /* memory and try-locks only */
+	x->shrinker.count = shrink_count;
+	x->shrinker.scan = shrink_scan;
+	x->shrinker.priv = x;
+	ret = mc_shrinker_register(&x->shrinker);
+	if (ret) {
+		mc_mutex_destroy(&x->lock);
+		mc_free(x);
+		return ret;
+	}
+	fs->ext_index = x;
+	return 0;
+}
+
+void sfs_ext_index_destroy(struct sfs_fs *fs)
+{
+	struct sfs_ext_index *x = fs->ext_index;
+
+	if (!x)
+		return;
+	mc_shrinker_unregister(&x->shrinker);
+	mc_mutex_destroy(&x->lock);
+	mc_free(x);
+	fs->ext_index = NULL;
+}
+
+size_t sfs_ext_index_pinned(struct sfs_fs *fs)
+{
+	return fs->ext_index ? __atomic_load_n(&fs->ext_index->nr_twins, __ATOMIC_RELAXED) : 0;
 }
 
 /* With a cap on the buffer cache (mount option cache=), pinned buffers
- * are memory its own shrinking cannot give back: pin at most half of it.
- * The count is of every filesystem's twins, so with several mounted this
- * only pins less. */
+ * are memory its own shrinking cannot give back: pin at most half of it. */
 static bool over_pin_limit(struct sfs_inode_info *ip, const struct sfs_buf *bh)
 {
 	size_t cap = ip->fs->opts.cache_bytes;
 
-	return cap && (__atomic_load_n(&nr_twins, __ATOMIC_RELAXED) + 1) * bh->size > cap / 2;
+	return cap &&
+	       (__atomic_load_n(&index_of(ip)->nr_twins, __ATOMIC_RELAXED) + 1) * bh->size > cap / 2;
 }
 
 struct sfs_ext_cnode *sfs_ext_cache_root(struct sfs_inode_info *ip)
 {
 	struct sfs_ext_cache *c = __atomic_load_n(&ip->ext_cache, __ATOMIC_ACQUIRE);
+	struct sfs_ext_index *x = index_of(ip);
 
 	if (c)
 		return c->root;
-	pthread_once(&shrinker_once, shrinker_register);
-	if (!shrinker.name)
+	if (!x)
 		return NULL;   /* nothing could give the pins back */
 	c = index_alloc(sizeof(*c));
 	if (!c)
 		return NULL;
 	c->ip = ip;
-	c->root = cnode_alloc(NULL, SFS_EXTENT_ROOT_ENTRIES);
+	c->root = cnode_alloc(x, NULL, SFS_EXTENT_ROOT_ENTRIES);
 	if (!c->root) {
 		mc_free(c);
 		return NULL;
 	}
-	mc_mutex_lock(&caches_lock);
+	mc_mutex_lock(&x->lock);
 	if (ip->ext_cache) {
 		/* another lookup installed one meanwhile */
-		mc_mutex_unlock(&caches_lock);
+		mc_mutex_unlock(&x->lock);
 		mc_free(c->root);
 		mc_free(c);
 		return __atomic_load_n(&ip->ext_cache, __ATOMIC_ACQUIRE)->root;
 	}
-	c->next = caches;
-	if (caches)
-		caches->prev = c;
-	caches = c;
+	c->next = x->caches;
+	if (x->caches)
+		x->caches->prev = c;
+	x->caches = c;
 	__atomic_store_n(&ip->ext_cache, c, __ATOMIC_RELEASE);
-	mc_mutex_unlock(&caches_lock);
+	mc_mutex_unlock(&x->lock);
 	return c->root;
 }
 
@@ -246,14 +280,14 @@ struct sfs_ext_cnode *sfs_ext_cache_fill(struct sfs_inode_info *ip, struct sfs_e
 	if (over_pin_limit(ip, bh))
 		return NULL;
 	sfs_extent_header_decode(&h, (uint8_t *)bh->data + SFS_HDR_SIZE);
-	k = cnode_alloc(bh, depth ? h.max : 0);
+	k = cnode_alloc(index_of(ip), bh, depth ? h.max : 0);
 	if (!k)
 		return NULL;
 	k->hint = h.entries;
 	if (__atomic_compare_exchange_n(&n->kid[pos], &expect, k, false, __ATOMIC_RELEASE,
 					__ATOMIC_ACQUIRE))
 		return k;
-	cnode_free(k);
+	cnode_free(index_of(ip), k);
 	return sfs_ext_cache_kid(n, pos, bh->blkno);
 }
 
@@ -262,20 +296,21 @@ void sfs_ext_cache_drop(struct sfs_inode_info *ip)
 	struct sfs_ext_cache *c = ip->ext_cache;
 
 	if (c)
-		drop_twins(c);
+		drop_twins(index_of(ip), c);
 }
 
 void sfs_ext_cache_destroy(struct sfs_inode_info *ip)
 {
 	struct sfs_ext_cache *c = ip->ext_cache;
+	struct sfs_ext_index *x = index_of(ip);
 
 	if (!c)
 		return;
-	mc_mutex_lock(&caches_lock);
-	unlink_cache(c);
-	mc_mutex_unlock(&caches_lock);
+	mc_mutex_lock(&x->lock);
+	unlink_cache(x, c);
+	mc_mutex_unlock(&x->lock);
 	ip->ext_cache = NULL;
-	drop_twins(c);
+	drop_twins(x, c);
 	mc_free(c->root);
 	mc_free(c);
 }

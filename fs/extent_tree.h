@@ -186,6 +186,12 @@ int sfs_ext_check(struct sfs_inode_info *ip, struct sfs_ext_stats *st, char *why
  * freed (and its number reused) only by a change to its parent, which
  * drops the twins first.
  */
+/* The mount's index: the list of inodes with twins and its shrinker
+ * (created before the inode cache, destroyed after it). */
+int sfs_ext_index_create(struct sfs_fs *fs);
+void sfs_ext_index_destroy(struct sfs_fs *fs);
+/* Tree blocks the mount's index pins now (statistics, tests). */
+size_t sfs_ext_index_pinned(struct sfs_fs *fs);
 /* The root's twin (created on first use), NULL without memory. */
 struct sfs_ext_cnode *sfs_ext_cache_root(struct sfs_inode_info *ip);
 /* The twin of entry @pos's child if it is block @blk's, else NULL. */

@@ -9,6 +9,7 @@
 
 #include "fs/pagecache/pagecache.h"
 #include "fs/balloc.h"
+#include "fs/extent_tree.h"
 #include "fs/inode.h"
 
 #define LOAD(f) atomic_load_explicit(&fs->stats.f, memory_order_relaxed)
@@ -52,8 +53,9 @@ void sfs_fs_print_stats(struct sfs_fs *fs, FILE *f, int json)
 			",\"blocks_windows\":%" PRIu64 ",\"blocks_reserved_dirty\":%" PRIu64
 			",\"root_reserve\":%" PRIu64 ",\"fs_reserve\":%" PRIu64
 			",\"inodes_free\":%" PRIu64 ",\"inodes_cached\":%" PRIu64
-			",\"inodes_lru\":%" PRIu64 "},", c.free, c.busy, c.windows, c.dirty,
-			c.root_resv, c.fs_resv, inodes_free, ic.cached, ic.lru);
+			",\"inodes_lru\":%" PRIu64 ",\"extent_index_blocks\":%zu},", c.free, c.busy,
+			c.windows, c.dirty, c.root_resv, c.fs_resv, inodes_free, ic.cached, ic.lru,
+			sfs_ext_index_pinned(fs));
 		fprintf(f, "\"buffers\":{\"buffers\":%" PRIu64 ",\"dirty\":%" PRIu64
 			",\"hits\":%" PRIu64 ",\"misses\":%" PRIu64 ",\"reads\":%" PRIu64
 			",\"writes\":%" PRIu64 ",\"evicted\":%" PRIu64 "}", bs.buffers, bs.dirty,
@@ -76,6 +78,7 @@ void sfs_fs_print_stats(struct sfs_fs *fs, FILE *f, int json)
 		c.root_resv, c.fs_resv);
 	fprintf(f, "  inodes: %" PRIu64 " free, %" PRIu64 " cached (%" PRIu64 " unreferenced)\n",
 		inodes_free, ic.cached, ic.lru);
+	fprintf(f, "  extent index: %zu tree blocks pinned\n", sfs_ext_index_pinned(fs));
 	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
 		fprintf(f, "  %-22s %" PRIu64 "\n", counters[i].name,
 			atomic_load((_Atomic uint64_t *)((char *)&fs->stats + counters[i].off)));

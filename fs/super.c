@@ -21,6 +21,7 @@
 
 #include "fs/balloc.h"
 #include "fs/es/extent_status.h"
+#include "fs/extent_tree.h"
 #include "fs/format/group.h"
 #include "fs/format/imagelock.h"
 #include "fs/format/io.h"
@@ -209,6 +210,7 @@ static void teardown(struct sfs_fs *fs)
 	sfs_pc_destroy(fs);   /* after the inodes: freeing one drops its pages */
 	/* After the inodes: each held a tree of this cache. */
 	sfs_es_cache_destroy(fs->es);
+	sfs_ext_index_destroy(fs);
 	if (fs->sb_bh)
 		sfs_buf_release(fs->sb_bh);
 	if (fs->bc)
@@ -270,8 +272,9 @@ int sfs_fs_mount(const char *path, const struct sfs_mount_opts *o, struct sfs_fs
 		sfs_mount_opts_default(&fs->opts);
 	fs->path = mc_strdup(path, MC_KERNEL);
 	fs->es = sfs_es_cache_create("es.cache");
-	if (!fs->path || !fs->es) {
+	if (!fs->path || !fs->es || sfs_ext_index_create(fs)) {
 		sfs_es_cache_destroy(fs->es);
+		sfs_ext_index_destroy(fs);
 		mc_free((void *)fs->path);
 		mc_free(fs);
 		ret = mount_err(-ENOMEM, msg, msglen, "out of memory");

@@ -33,6 +33,7 @@
 
 struct sfs_group_info;
 struct sfs_inode_info;
+struct sfs_ext_index;
 struct sfs_trans;
 
 #define SFS_EVICT_CREDITS 16u
@@ -102,6 +103,8 @@ struct sfs_fs {
 	 * all its inodes' trees); created before the inode cache, destroyed
 	 * after it */
 	struct sfs_es_cache *es;
+	/* the extent trees' index cache (extent_cache.c), same lifetime */
+	struct sfs_ext_index *ext_index;
 
 	/*
 	 * Set by modules that hang things on inodes (the namespace: external
