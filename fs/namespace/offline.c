@@ -191,11 +191,31 @@ static int read_dir_block(struct sfs_raw_dir *d, uint32_t lblk, uint8_t *buf, ui
 	return 0;
 }
 
+int sfs_raw_dir_read(struct sfs_raw_dir *d, uint32_t lblk, void *buf, uint64_t *pblk)
+{
+	const struct sfs_geo *g = &d->sbi->geo;
+	uint64_t p = 0;
+	int ret;
+
+	ret = read_dir_block(d, lblk, buf, &p);
+	if (ret)
+		return ret;
+	ret = sfs_dirblock_buf_ops.verify_read(buf, g->block_size, p, (void *)d->sbi);
+	if (!ret && sfs_get_le((uint8_t *)buf + offsetof(struct sfs_disk_hdr, owner), 8) != d->ino)
+		ret = sfs_verify_fail(-EFSCORRUPTED, "block %llu belongs to inode %llu",
+				      (unsigned long long)p,
+				      (unsigned long long)sfs_get_le((uint8_t *)buf + 24, 8));
+	if (ret)
+		return ret == -EIO ? ret : -EUCLEAN;
+	if (pblk)
+		*pblk = p;
+	return 0;
+}
+
 static int walk_get(void *ctx, uint32_t lblk, const void **data, void **cookie)
 {
 	struct sfs_raw_dir *d = ctx;
 	const struct sfs_geo *g = &d->sbi->geo;
-	uint64_t pblk = 0;
 	uint8_t *buf;
 	int ret;
 
@@ -207,16 +227,9 @@ static int walk_get(void *ctx, uint32_t lblk, const void **data, void **cookie)
 			return -ENOMEM;
 	}
 	buf = d->blk[d->depth];
-	ret = read_dir_block(d, lblk, buf, &pblk);
+	ret = sfs_raw_dir_read(d, lblk, buf, NULL);
 	if (ret)
 		return ret;
-	ret = sfs_dirblock_buf_ops.verify_read(buf, g->block_size, pblk, (void *)d->sbi);
-	if (!ret && sfs_get_le(buf + offsetof(struct sfs_disk_hdr, owner), 8) != d->ino)
-		ret = sfs_verify_fail(-EFSCORRUPTED, "block %llu belongs to inode %llu",
-				      (unsigned long long)pblk,
-				      (unsigned long long)sfs_get_le(buf + 24, 8));
-	if (ret)
-		return ret == -EIO ? ret : -EUCLEAN;
 	*data = buf;
 	*cookie = (void *)(uintptr_t)d->depth++;
 	return 0;

@@ -67,8 +67,35 @@ struct sfs_raw_dirent {
 };
 int sfs_raw_dir_find(struct sfs_raw_dir *d, const char *name, unsigned len,
 		     struct sfs_raw_dirent *out);
+/* Directory block @lblk into @buf (block_size bytes): read, verified,
+ * owned by the directory.  -ENOENT for a hole, -EUCLEAN, -EIO. */
+int sfs_raw_dir_read(struct sfs_raw_dir *d, uint32_t lblk, void *buf, uint64_t *pblk);
 /* Resolve an absolute path ("/" = the root) to an inode number. */
 int sfs_raw_resolve(struct sfs_bdev *bdev, const struct sfs_sb_info *sbi, const char *path,
 		    uint64_t *ino);
+
+/*
+ * Changing the namespace of an unmounted image (offline_edit.c), for
+ * fsck's repairs.  Raw writes, each block restamped as its verifier
+ * expects; nothing is allocated here: the caller owns the allocation
+ * maps (fsck rebuilds the bitmaps from what it claims), so it chooses
+ * every inode and block number.  A directory given to these must have
+ * walked clean (sfs_raw_dir_walk).
+ */
+/* Add @name naming @ino (type @ftype) in the entry block the directory's
+ * index puts it in, and count it in an indexed directory's root: 0,
+ * -EEXIST, -ENOSPC (that block is full: no block is ever added here),
+ * -EINVAL (a bad name), -EUCLEAN, -EIO, -ENOMEM. */
+int sfs_raw_dir_add(struct sfs_raw_dir *d, const char *name, unsigned len, uint64_t ino,
+		    unsigned ftype);
+/* Remove @name (and uncount it): 0, -ENOENT, -EUCLEAN, -EIO, -ENOMEM. */
+int sfs_raw_dir_remove(struct sfs_raw_dir *d, const char *name, unsigned len);
+/* Make ".." (the root index node's parent when indexed) name @parent. */
+int sfs_raw_dir_set_parent(struct sfs_raw_dir *d, uint64_t parent);
+/* Write a new empty directory: inode @ino's record (the slot must hold no
+ * live inode) with @mode, @uid, @gid, two links and one block, @pblk,
+ * holding "." and ".." (naming @parent).  The caller links it. */
+int sfs_raw_mkdir(struct sfs_bdev *bdev, const struct sfs_sb_info *sbi, uint64_t ino,
+		  uint64_t parent, uint64_t pblk, uint16_t mode, uint32_t uid, uint32_t gid);
 
 #endif
