@@ -104,5 +104,8 @@ int fsck_write_block(struct fsck *f, const void *buf, uint64_t blkno);
 
 /* Mark that block @blk is owned (pass 2); false if already claimed. */
 bool fsck_claim_block(struct fsck *f, uint64_t blk);
+/* Count inode @ino live (pass 2's maps, which pass 3 checks the bitmaps
+ * and the group counts against): for inodes a later pass creates. */
+void fsck_mark_inode_live(struct fsck *f, uint64_t ino, bool dir);
 
 #endif

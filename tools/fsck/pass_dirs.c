@@ -8,7 +8,8 @@
  * names the directory that names it; link counts are 2 + subdirectories
  * for a directory and the number of names for anything else; an inode
  * with links but no name, or a directory the root does not reach, is
- * reported (revision 1 has no lost+found to reconnect them to); an inode
+ * reconnected to /lost+found (lost_found.c) before any count is checked,
+ * so the counts checked are those the reconnections leave; an inode
  * with neither links nor names must be recorded in the orphan file.  When
  * a directory cannot be walked its names are not all known, so link
  * counts are left alone rather than "fixed" from a partial count.
@@ -258,6 +259,139 @@ static unsigned reach(struct ns *ns, uint64_t ino)
 	return verdict;
 }
 
+static const char *kind(uint16_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG: return "regular file";
+	case S_IFDIR: return "directory";
+	case S_IFLNK: return "symbolic link";
+	case S_IFCHR: return "character device";
+	case S_IFBLK: return "block device";
+	case S_IFIFO: return "fifo";
+	case S_IFSOCK: return "socket";
+	}
+	return "inode";
+}
+
+/* Reset every verdict but the root's: a reconnection changes them. */
+static void forget_reach(struct ns *ns)
+{
+	const struct sfs_geo *g = &ns->f->sbi.geo;
+
+	for (uint32_t grp = 0; grp < g->group_count; grp++)
+		for (uint32_t i = 0; ns->grp[grp] && i < g->inodes_per_group; i++)
+			ns->grp[grp][i].reach = 0;
+	ns_get(ns, SFS_ROOT_INO)->reach = 2;
+}
+
+/*
+ * The directory to reconnect so that unreachable @ino is reached: up its
+ * parents to one nothing names, or to the first met twice (a cycle: one
+ * member is cut out of it).  reach() left the stretch marked 3; the walk
+ * marks with 1 and restores 3.
+ */
+static uint64_t top_of(struct ns *ns, uint64_t ino)
+{
+	uint64_t top = ino, chain;
+	unsigned hops = 0;
+
+	for (;;) {
+		struct ns_inode *x = ns_get(ns, top);
+		struct ns_inode *p;
+
+		x->reach = 1;
+		if (!x->parent || ++hops > (1u << 24))
+			break;
+		p = ns_get(ns, x->parent);
+		if (!p)
+			break;
+		if (p->reach == 1) {
+			top = x->parent;
+			break;
+		}
+		top = x->parent;
+	}
+	for (chain = ino; chain;) {
+		struct ns_inode *x = ns_get(ns, chain);
+
+		if (!x || x->reach != 1)
+			break;
+		x->reach = 3;
+		chain = x->parent;
+	}
+	return top;
+}
+
+/* Every directory the root does not reach, through the top of its
+ * detached tree; each top is asked about once. */
+static void reconnect_dirs(struct ns *ns)
+{
+	struct fsck *f = ns->f;
+	const struct sfs_geo *g = &f->sbi.geo;
+
+	for (uint32_t grp = 0; grp < g->group_count && !fsck_cancelled; grp++) {
+		for (uint32_t i = 0; ns->grp[grp] && i < g->inodes_per_group; i++) {
+			struct ns_inode *e = &ns->grp[grp][i], *t;
+			uint64_t ino = (uint64_t)grp * g->inodes_per_group + i + 1, top;
+			int r;
+
+			if (!e->live || !S_ISDIR(e->mode) || ino < SFS_FIRST_INO ||
+			    (!e->nlink && !e->links) || reach(ns, ino) == 2)
+				continue;
+			top = top_of(ns, ino);
+			t = ns_get(ns, top);
+			if (t->left_unattached)
+				continue;
+			t->left_unattached = 1;
+			if (t->parent)
+				r = fix_ns_problem(f, PN_UNATTACHED_DIR, "directory %llu (%llu bytes) is named only inside a cycle the root does not reach (by directory %llu)",
+						   (unsigned long long)top, (unsigned long long)t->size,
+						   (unsigned long long)t->parent);
+			else
+				r = fix_ns_problem(f, PN_UNATTACHED_DIR, "directory %llu (%llu bytes) has no name: the root does not reach it",
+						   (unsigned long long)top, (unsigned long long)t->size);
+			if (!r)
+				continue;
+			r = t->dir_ok ? ns_reconnect(ns, top, t) : -EUCLEAN;
+			if (r) {
+				fix_ns_failed(f, PN_UNATTACHED_DIR, r);
+				continue;
+			}
+			t->left_unattached = 0;
+			forget_reach(ns);
+		}
+	}
+}
+
+/* Every inode but a directory with links and no name. */
+static void reconnect_files(struct ns *ns)
+{
+	struct fsck *f = ns->f;
+	const struct sfs_geo *g = &f->sbi.geo;
+
+	for (uint32_t grp = 0; grp < g->group_count && !fsck_cancelled; grp++) {
+		for (uint32_t i = 0; ns->grp[grp] && i < g->inodes_per_group; i++) {
+			struct ns_inode *e = &ns->grp[grp][i];
+			uint64_t ino = (uint64_t)grp * g->inodes_per_group + i + 1;
+			int r;
+
+			if (!e->live || S_ISDIR(e->mode) || ino < SFS_FIRST_INO || e->links || !e->nlink)
+				continue;
+			e->left_unattached = 1;
+			if (!fix_ns_problem(f, PN_UNATTACHED, "inode %llu (%s, %llu bytes) has %u link%s but no name",
+					    (unsigned long long)ino, kind(e->mode),
+					    (unsigned long long)e->size, e->nlink, e->nlink == 1 ? "" : "s"))
+				continue;
+			r = ns_reconnect(ns, ino, e);
+			if (r) {
+				fix_ns_failed(f, PN_UNATTACHED, r);
+				continue;
+			}
+			e->left_unattached = 0;
+		}
+	}
+}
+
 static void set_nlink(struct sfs_inode *in, uint8_t *raw, void *arg)
 {
 	(void)raw;
@@ -286,6 +420,8 @@ static void check_links(struct ns *ns)
 	struct fsck *f = ns->f;
 	const struct sfs_geo *g = &f->sbi.geo;
 
+	reconnect_dirs(ns);
+	reconnect_files(ns);
 	for (uint32_t grp = 0; grp < g->group_count; grp++) {
 		for (uint32_t i = 0; ns->grp[grp] && i < g->inodes_per_group; i++) {
 			struct ns_inode *e = &ns->grp[grp][i];
@@ -300,11 +436,9 @@ static void check_links(struct ns *ns)
 							       (unsigned long long)ino);
 					continue;
 				}
-				if (reach(ns, ino) != 2) {
-					fix_ns_problem(f, PN_UNATTACHED_DIR, "directory %llu is not reachable from the root",
-						       (unsigned long long)ino);
+				/* Reported with the top of its detached tree. */
+				if (reach(ns, ino) != 2)
 					continue;
-				}
 				if (ino != SFS_ROOT_INO && e->dir_ok && e->dotdot != e->parent &&
 				    fix_ns_problem(f, PN_DIR_DOTDOT, "directory %llu: \"..\" names %llu, its parent is %llu",
 						   (unsigned long long)ino, (unsigned long long)e->dotdot,
@@ -324,9 +458,8 @@ static void check_links(struct ns *ns)
 			}
 			if (!e->links) {
 				if (e->nlink)
-					fix_ns_problem(f, PN_UNATTACHED, "inode %llu has %u links but no name",
-						       (unsigned long long)ino, e->nlink);
-				else if (!e->orphan_valid)
+					continue;   /* reported by reconnect_files */
+				if (!e->orphan_valid)
 					fix_ns_problem(f, PN_NO_LINK_NOT_ORPHAN, "inode %llu: no link, no name, not on the orphan list",
 						       (unsigned long long)ino);
 				continue;

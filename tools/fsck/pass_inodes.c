@@ -137,6 +137,13 @@ static void mark_live(struct fsck *f, uint32_t grp, uint32_t idx, bool dir)
 	f->live_inodes++;
 }
 
+void fsck_mark_inode_live(struct fsck *f, uint64_t ino, bool dir)
+{
+	const struct sfs_geo *g = &f->sbi.geo;
+
+	mark_live(f, sfs_geo_ino_group(g, ino), sfs_geo_ino_index(g, ino), dir);
+}
+
 /* One inode slot.  Returns true when the record was changed in memory. */
 static bool check_slot(struct fsck *f, struct walk *w, uint8_t *raw, uint64_t ino,
 		       uint32_t grp, uint32_t idx)

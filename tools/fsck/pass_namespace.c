@@ -56,6 +56,7 @@ static void record(struct ns_inode *e, const struct sfs_inode *in)
 	e->live = 1;
 	e->mode = in->mode;
 	e->nlink = in->nlink;
+	e->size = in->size;
 	e->flags = in->flags;
 	e->generation = in->generation;
 	e->inline_xattr_len = in->inline_xattr_len;

@@ -8,7 +8,8 @@
  *   2c dirs     (pass_dirs.c)     every directory's structure (the
  *               library's own walk, fs/namespace/dir_walk.h), its names
  *               against the inodes they name, "..", link counts and
- *               reachability from the root
+ *               reachability from the root; what the root does not reach
+ *               is reconnected to /lost+found (lost_found.c)
  *   2d xattrs   (pass_xattr.c)    inline areas and external blocks
  *
  * They share a table of what pass 2 found live (struct ns_inode, one per
@@ -37,14 +38,18 @@ struct ns_inode {
 	uint64_t dotdot;             /* directories: what ".." says */
 	uint64_t xattr_block;
 	uint64_t orphan_next;
+	uint64_t size;
 	uint8_t reach;               /* directories: 0 unknown, 1 walking, 2 reached, 3 not */
 	uint8_t dir_ok;              /* directories: walked without damage */
+	uint8_t left_unattached;     /* reconnecting it was declined or failed */
 };
 
 struct ns {
 	struct fsck *f;
 	struct ns_inode **grp;       /* per group: inodes_per_group entries, or NULL */
 	bool dirs_damaged;           /* some directory could not be walked */
+	uint64_t lost_found;         /* /lost+found once found or made, else 0 */
+	int lost_found_err;          /* why it cannot be used (reported once) */
 };
 
 /* The entry of a live inode, NULL otherwise. */
@@ -53,6 +58,16 @@ struct ns_inode *ns_get(struct ns *ns, uint64_t ino);
  * inline area is the record's raw bytes past the core, editable too). */
 int ns_edit_inode(struct ns *ns, uint64_t ino,
 		  void (*edit)(struct sfs_inode *in, uint8_t *raw, void *arg), void *arg);
+
+/*
+ * Give inode @ino, which has no name (or, a directory, is named only
+ * inside a cycle the root does not reach), the name "#<ino>" in
+ * /lost+found, finding or making that first (lost_found.c).  A directory's
+ * ".." and the link counts that change with it follow; the table is kept
+ * in step.  0 or -errno (a lost+found that cannot be used is reported
+ * once, on its own line).
+ */
+int ns_reconnect(struct ns *ns, uint64_t ino, struct ns_inode *e);
 
 int fsck_pass_orphans(struct ns *ns);
 int fsck_pass_dirs(struct ns *ns);

@@ -28,6 +28,8 @@ enum ns_problem {
 	PN_UNATTACHED_DIR,      /* a directory the root does not reach */
 	PN_NO_LINK_NOT_ORPHAN,  /* no link, no name, not recorded as orphan */
 	PN_LINKS_UNCHECKED,     /* a damaged directory: counts left alone */
+	PN_LOST_FOUND_MISSING,  /* reconnecting needs /lost+found: none */
+	PN_LOST_FOUND_BAD,      /* /lost+found exists but cannot take names */
 	/* xattrs */
 	PN_XATTR_INLINE,
 	PN_XATTR_BLOCK_OWNER,
