@@ -82,12 +82,24 @@ int sfs_raw_resolve(struct sfs_bdev *bdev, const struct sfs_sb_info *sbi, const 
  * every inode and block number.  A directory given to these must have
  * walked clean (sfs_raw_dir_walk).
  */
+/* Where a directory that must grow gets its blocks: the caller's maps. */
+struct sfs_raw_alloc {
+	/* A free block, @goal if that is free (0: no preference), now
+	 * counted used: 0 or -ENOSPC. */
+	int (*take)(void *ctx, uint64_t goal, uint64_t *pblk);
+	/* Give back a block take() returned that ended up unused. */
+	void (*give)(void *ctx, uint64_t pblk);
+	void *ctx;
+};
 /* Add @name naming @ino (type @ftype) in the entry block the directory's
- * index puts it in, and count it in an indexed directory's root: 0,
- * -EEXIST, -ENOSPC (that block is full: no block is ever added here),
- * -EINVAL (a bad name), -EUCLEAN, -EIO, -ENOMEM. */
+ * index puts it in, and count it in an indexed directory's root.  A full
+ * block is made room in with blocks from @grow (NULL: never), as the
+ * library does: a linear directory becomes indexed, an entry block splits
+ * into a new one under the same index node.  Not done here: splitting a
+ * full index node, a directory whose extent tree has left the inode.
+ * 0, -EEXIST, -ENOSPC, -EINVAL (a bad name), -EUCLEAN, -EIO, -ENOMEM. */
 int sfs_raw_dir_add(struct sfs_raw_dir *d, const char *name, unsigned len, uint64_t ino,
-		    unsigned ftype);
+		    unsigned ftype, const struct sfs_raw_alloc *grow);
 /* Remove @name (and uncount it): 0, -ENOENT, -EUCLEAN, -EIO, -ENOMEM. */
 int sfs_raw_dir_remove(struct sfs_raw_dir *d, const char *name, unsigned len);
 /* Make ".." (the root index node's parent when indexed) name @parent. */

@@ -21,6 +21,9 @@ struct raw_path {
 	uint8_t *root, *leaf, *tmp;
 	uint64_t root_pblk, leaf_pblk;
 	bool indexed;
+	uint8_t *up;                 /* the index node above the leaf: root or tmp */
+	uint64_t up_pblk;
+	unsigned up_pos;             /* its entry leading to the leaf */
 };
 
 static void path_free(struct raw_path *p)
@@ -65,7 +68,10 @@ static int find_leaf(struct sfs_raw_dir *d, uint64_t key, struct raw_path *p)
 		sfs_dirindex_hdr_get(&h, node);
 		if (!h.count || h.level != levels - 1u - i)
 			return -EUCLEAN;
-		child = sfs_dirindex_lblk(node, sfs_dirindex_find(node, h.count, key));
+		p->up = (uint8_t *)node;
+		p->up_pblk = p->leaf_pblk ? p->leaf_pblk : p->root_pblk;
+		p->up_pos = sfs_dirindex_find(node, h.count, key);
+		child = sfs_dirindex_lblk(node, p->up_pos);
 		ret = sfs_raw_dir_read(d, child, p->leaf, &p->leaf_pblk);
 		if (ret)
 			return ret == -ENOENT ? -EUCLEAN : ret;
@@ -103,8 +109,191 @@ static int count_names(struct sfs_raw_dir *d, struct raw_path *p, int delta)
 	return write_dir_block(d, p->root, p->root_pblk);
 }
 
+/*
+ * Map @pblk as the directory's next block: the inode's in-record extent
+ * root grows its last extent or takes a new one (a directory whose tree
+ * has left the inode is not grown here: -ENOSPC), and the size and block
+ * count follow.  The caller wrote the block first.
+ */
+static int map_block(struct sfs_raw_dir *d, uint64_t pblk)
+{
+	const struct sfs_sb_info *sbi = d->sbi;
+	const struct sfs_geo *g = &sbi->geo;
+	struct sfs_extent_header eh;
+	struct sfs_extent last = { 0 }, ext = { .len = 1, .pblk = pblk };
+	struct sfs_inode in;
+	uint8_t *blk = sfs_io_alloc(g->block_size);
+	uint32_t off;
+	uint64_t iblk = sfs_geo_ino_block(g, d->ino, &off);
+	int ret;
+
+	if (!blk)
+		return -ENOMEM;
+	ret = sfs_io_read_blocks(d->bdev, blk, g->block_log, iblk, 1);
+	if (ret)
+		goto out;
+	ret = sfs_inode_verify(blk + off, d->ino, sbi);
+	if (ret)
+		goto out;
+	sfs_inode_decode(&in, blk + off);
+	sfs_extent_header_decode(&eh, in.root);
+	ext.lblk = (uint32_t)(in.size >> g->block_log);
+	if (eh.entries)
+		sfs_extent_get(&last, in.root, eh.entries - 1u);
+	if ((in.flags & SFS_INODE_FL_INLINE) || eh.depth) {
+		ret = -ENOSPC;
+	} else if (eh.entries && !(last.flags & SFS_EXTENT_FL_UNWRITTEN) &&
+		   last.lblk + last.len == ext.lblk && last.pblk + last.len == pblk &&
+		   last.len < SFS_MAX_EXTENT_LEN) {
+		last.len++;
+		sfs_extent_put(in.root, eh.entries - 1u, &last);
+	} else if (eh.entries < eh.max) {
+		sfs_extent_put(in.root, eh.entries, &ext);
+		eh.entries++;
+		sfs_extent_header_encode(in.root, &eh);
+	} else {
+		ret = -ENOSPC;
+	}
+	if (ret)
+		goto out;
+	in.size += g->block_size;
+	in.blocks++;
+	sfs_inode_encode(blk + off, &in, sbi);
+	ret = sfs_io_write_blocks(d->bdev, blk, g->block_log, iblk, 1);
+	if (ret)
+		goto out;
+	/* The directory as the next step reads it. */
+	d->in = in;
+	sfs_raw_map_free(&d->map);
+	ret = sfs_raw_extents(d->bdev, sbi, &d->in, &d->map);
+out:
+	mc_free(blk);
+	return ret;
+}
+
+/* A new entry block, filled by @fill, written and mapped: its logical
+ * number, or -errno with the block given back. */
+static int new_block(struct sfs_raw_dir *d, const struct sfs_raw_alloc *a,
+		     void (*fill)(void *blk, void *nb, size_t len), void *src, uint32_t *lblk)
+{
+	const struct sfs_geo *g = &d->sbi->geo;
+	uint64_t goal = d->map.n ? d->map.v[d->map.n - 1].pblk + d->map.v[d->map.n - 1].len : 0;
+	uint64_t pblk;
+	uint8_t *nb;
+	int ret;
+
+	if (d->in.size >> g->block_log >= UINT32_MAX)
+		return -EFBIG;
+	nb = sfs_io_alloc(g->block_size);
+	if (!nb)
+		return -ENOMEM;
+	ret = a->take(a->ctx, goal, &pblk);
+	if (ret)
+		goto out;
+	*lblk = (uint32_t)(d->in.size >> g->block_log);
+	sfs_dir_block_init(nb, d->sbi, pblk, d->ino);
+	fill(src, nb, g->block_size);
+	ret = write_dir_block(d, nb, pblk);
+	if (!ret)
+		ret = map_block(d, pblk);
+	if (ret)
+		a->give(a->ctx, pblk);
+out:
+	mc_free(nb);
+	return ret;
+}
+
+/* A linear directory's names, "." and ".." left behind (conversion). */
+static void fill_names(void *src, void *nb, size_t len)
+{
+	struct sfs_dirent de;
+	uint32_t off = 0;
+
+	while (sfs_dir_block_next(src, len, &off, &de) > 0)
+		if (de.ino && de.key >= SFS_DIRKEY_MIN)
+			sfs_dir_rec_add(nb, len, de.ino, de.key, de.name, de.name_len,
+					de.file_type);
+}
+
+struct split_src {
+	uint8_t *leaf;
+	uint64_t key;
+};
+
+static void fill_split(void *src, void *nb, size_t len)
+{
+	struct split_src *s = src;
+
+	sfs_dir_leaf_split_at(s->leaf, nb, len, s->key);
+}
+
+/* A full linear directory becomes indexed, as the library's
+ * sfs_dir_convert does it: the names move to a new entry block, block 0
+ * becomes the root naming the parent. */
+static int convert(struct sfs_raw_dir *d, struct raw_path *p, const struct sfs_raw_alloc *a)
+{
+	struct sfs_dirindex_hdr h;
+	struct sfs_dirent de;
+	uint64_t parent = 0, names = 0;
+	uint32_t off = 0, lblk;
+	int ret;
+
+	while (sfs_dir_block_next(p->leaf, d->sbi->geo.block_size, &off, &de) > 0) {
+		if (de.ino && de.key == SFS_DIRKEY_DOTDOT)
+			parent = de.ino;
+		else if (de.ino && de.key >= SFS_DIRKEY_MIN)
+			names++;
+	}
+	if (!parent)
+		return -EUCLEAN;
+	ret = new_block(d, a, fill_names, p->leaf, &lblk);
+	if (ret)
+		return ret;
+	sfs_dirindex_init(p->root, d->sbi, p->root_pblk, d->ino, 0, true, parent);
+	sfs_dirindex_hdr_get(&h, p->root);
+	h.names = names;
+	h.count = 1;
+	sfs_dirindex_hdr_put(p->root, &h);
+	sfs_dirindex_set(p->root, 0, 0, lblk);
+	return write_dir_block(d, p->root, p->root_pblk);
+}
+
+/* A full entry block splits at a hash boundary into a new block, whose
+ * first key goes into the index node above it (when that has room: a
+ * full node is not split here, -ENOSPC). */
+static int split(struct sfs_raw_dir *d, struct raw_path *p, const struct sfs_raw_alloc *a)
+{
+	const struct sfs_geo *g = &d->sbi->geo;
+	struct split_src s = { .leaf = p->leaf };
+	struct sfs_dirindex_hdr h;
+	uint32_t lblk;
+	int ret;
+
+	sfs_dirindex_hdr_get(&h, p->up);
+	if (h.count >= sfs_dir_index_cap(g->block_size) || h.count >= h.limit)
+		return -ENOSPC;
+	ret = sfs_dir_leaf_split_key(p->leaf, g->block_size, &s.key);
+	if (ret)
+		return ret;
+	ret = new_block(d, a, fill_split, &s, &lblk);
+	if (ret)
+		return ret;
+	ret = write_dir_block(d, p->leaf, p->leaf_pblk);
+	if (ret)
+		return ret;
+	for (unsigned i = h.count; i > p->up_pos + 1; i--)
+		sfs_dirindex_set(p->up, i, sfs_dirindex_key(p->up, i - 1), sfs_dirindex_lblk(p->up, i - 1));
+	sfs_dirindex_set(p->up, p->up_pos + 1, s.key, lblk);
+	h.count++;
+	sfs_dirindex_hdr_put(p->up, &h);
+	return write_dir_block(d, p->up, p->up_pblk);
+}
+
+/* Steps one insertion may take growing the directory. */
+#define MAX_GROW_STEPS 8
+
 int sfs_raw_dir_add(struct sfs_raw_dir *d, const char *name, unsigned len, uint64_t ino,
-		    unsigned ftype)
+		    unsigned ftype, const struct sfs_raw_alloc *grow)
 {
 	const struct sfs_geo *g = &d->sbi->geo;
 	struct raw_path p;
@@ -115,24 +304,32 @@ int sfs_raw_dir_add(struct sfs_raw_dir *d, const char *name, unsigned len, uint6
 	if (!sfs_dir_name_ok(name, len) || sfs_dir_is_dots(name, len))
 		return -EINVAL;
 	h = sfs_dir_hash56(d->sbi->csum_seed, name, len);
-	/* Every name of one hash lives in one entry block: the one sequence
-	 * 0 of the hash leads to. */
-	ret = find_leaf(d, sfs_dirkey(h, 0), &p);
-	if (ret)
-		goto out;
-	ret = sfs_dir_leaf_find(p.leaf, g->block_size, h, name, len, &de);
-	if (ret) {
-		ret = ret > 0 ? -EEXIST : -EUCLEAN;
-		goto out;
-	}
-	seq = sfs_dir_leaf_seq(p.leaf, g->block_size, h);
-	if (seq < 0) {
-		ret = seq;
-		goto out;
-	}
-	if (!sfs_dir_leaf_has_room(p.leaf, g->block_size, len)) {
-		ret = -ENOSPC;
-		goto out;
+	for (unsigned step = 0;; step++) {
+		/* Every name of one hash lives in one entry block: the one
+		 * sequence 0 of the hash leads to. */
+		ret = find_leaf(d, sfs_dirkey(h, 0), &p);
+		if (ret)
+			goto out;
+		ret = sfs_dir_leaf_find(p.leaf, g->block_size, h, name, len, &de);
+		if (ret) {
+			ret = ret > 0 ? -EEXIST : -EUCLEAN;
+			goto out;
+		}
+		seq = sfs_dir_leaf_seq(p.leaf, g->block_size, h);
+		if (seq < 0) {
+			ret = seq;
+			goto out;
+		}
+		if (sfs_dir_leaf_has_room(p.leaf, g->block_size, len))
+			break;
+		if (!grow || step >= MAX_GROW_STEPS) {
+			ret = -ENOSPC;
+			goto out;
+		}
+		ret = p.indexed ? split(d, &p, grow) : convert(d, &p, grow);
+		path_free(&p);
+		if (ret)
+			return ret;
 	}
 	ret = sfs_dir_leaf_insert(p.leaf, g->block_size, ino, sfs_dirkey(h, (unsigned)seq), name,
 				  len, ftype);

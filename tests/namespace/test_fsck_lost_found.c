@@ -1,8 +1,9 @@
 /*
  * fsck reconnects what the root does not reach to /lost+found: a file or a
- * directory whose name is gone, a cycle of directories, with lost+found
- * made when it is missing (in a linear or an indexed root) or used when
- * it exists (linear or indexed).  Every repair must leave an image the
+ * directory whose name is gone, a cycle of directories, hundreds of files
+ * at once (lost+found grows), with lost+found made when it is missing (in
+ * a linear or an indexed root) or used when it exists (linear or
+ * indexed).  Every repair must leave an image the
  * next fsck -fy and -fn find clean and the library walks whole; a
  * lost+found that cannot take names is reported and the inode left as it
  * was, errors remaining.
@@ -241,6 +242,32 @@ static void test_indexed_lost_found(void **state)
 	assert_int_equal(expect_reconnected(e, "L03"), lf);
 }
 
+/*
+ * A directory's record fails its checksum and is cleared: its 300 files
+ * lose their names at once.  lost+found, made with one block, grows as
+ * the library grows a directory (indexed, entry blocks split).
+ */
+static void test_many_files_grow_lost_found(void **state)
+{
+	struct env *e = *state;
+	struct walk_list l;
+	uint64_t many, lf;
+	char name[32];
+
+	many = mk(e->fs, ROOT, "many", S_IFDIR | 0755);
+	for (int i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "file-%d", i);
+		mk(e->fs, many, name, S_IFREG | 0644);
+	}
+	unmount_clean(e);
+	db(e, "set-inode", num(many), "generation", "777", "nocsum");
+	lf = expect_reconnected(e, "L02");
+	list_dir(e->fs, lf, &l);
+	assert_int_equal(l.n, 2 + 300);
+	free(l.v);
+	assert_int_equal(look(e->fs, ROOT, "many"), 0);
+}
+
 /* Removed before the damage: made again, in a root that is indexed. */
 static void test_lost_found_removed_before(void **state)
 {
@@ -298,6 +325,7 @@ int main(int argc, char **argv)
 		T(test_cycle_of_two_directories),
 		T(test_existing_lost_found_is_used),
 		T(test_indexed_lost_found),
+		T(test_many_files_grow_lost_found),
 		T(test_lost_found_removed_before),
 		T(test_lost_found_is_a_file),
 #undef T

@@ -79,6 +79,28 @@ static void give_block(struct fsck *f, uint64_t blk)
 		sfs_bit_clear(f->used_blocks[grp], idx);
 }
 
+/* The offline code's allocator (a directory that must grow): @goal when
+ * free, so the directory's extent grows rather than the root filling. */
+static int grow_take(void *ctx, uint64_t goal, uint64_t *pblk)
+{
+	struct fsck *f = ctx;
+	const struct sfs_geo *g = &f->sbi.geo;
+	uint32_t grp, idx;
+
+	if (goal && sfs_geo_block_group(g, goal, &grp, &idx) && idx >= sfs_geo_group_overhead(g) &&
+	    !(f->sbi.gd[grp].flags & SFS_BG_BLOCK_UNINIT) && fsck_claim_block(f, goal)) {
+		*pblk = goal;
+		return 0;
+	}
+	*pblk = take_block(f);
+	return *pblk ? 0 : -ENOSPC;
+}
+
+static void grow_give(void *ctx, uint64_t pblk)
+{
+	give_block(ctx, pblk);
+}
+
 /*
  * A free inode number in a group whose inode table is initialised: below
  * the group's high-water mark first (pass 2 read those slots, so a free
@@ -125,12 +147,13 @@ static int add_name(struct ns *ns, uint64_t dir, const char *name, unsigned len,
 		    uint16_t mode)
 {
 	struct fsck *f = ns->f;
+	struct sfs_raw_alloc grow = { .take = grow_take, .give = grow_give, .ctx = f };
 	struct sfs_raw_dir d;
 	int ret;
 
 	ret = sfs_raw_dir_open(f->bdev, &f->sbi, dir, &d);
 	if (!ret)
-		ret = sfs_raw_dir_add(&d, name, len, ino, sfs_mode_to_ftype(mode));
+		ret = sfs_raw_dir_add(&d, name, len, ino, sfs_mode_to_ftype(mode), &grow);
 	sfs_raw_dir_close(&d);
 	return ret;
 }
