@@ -131,6 +131,9 @@ struct result {
 	uint64_t nodes;
 	double lookup_ns, insert_ns, remove_ns, build_s;
 	double map_cached_ns, map_bypass_ns;   /* sfs_es_map_lookup with / without the cache */
+	double es_hit;                         /* of the cached lookups, hits */
+	uint64_t es_nodes;                     /* extents the status cache held */
+	uint64_t es_leaves;                    /* in this many leaves */
 };
 
 static int cmp_double(const void *a, const void *b)
@@ -197,9 +200,12 @@ static void run(const char *dir, uint64_t n, unsigned ops, const char *mopts, st
 		volatile int sink = 0;
 		double es[5], tr[5];
 
+		struct sfs_es_stats s0, s1;
+
 		mc_read_lock(&ip->data_sem);
 		for (uint32_t b = 0; b < 2 * n; b++)        /* fill the whole cache */
 			sink += sfs_es_map_lookup(ip, b, 0, &ee);
+		sfs_es_stats(fs->es, &s0);
 		for (int round = 0; round < 5; round++) {
 			rstate = 777 + round;
 			t0 = now();
@@ -216,6 +222,12 @@ static void run(const char *dir, uint64_t n, unsigned ops, const char *mopts, st
 		}
 		mc_rw_unlock(&ip->data_sem);
 		(void)sink;
+		/* A cache that could not hold the file is measured missing. */
+		sfs_es_stats(fs->es, &s1);
+		r->es_hit = s1.lookups > s0.lookups ?
+			    (double)(s1.hits - s0.hits) / (double)(s1.lookups - s0.lookups) : 0;
+		r->es_nodes = s1.nodes;
+		r->es_leaves = s1.leaves;
 		qsort(es, 5, sizeof(double), cmp_double);
 		qsort(tr, 5, sizeof(double), cmp_double);
 		r->map_cached_ns = es[2];
@@ -466,9 +478,11 @@ int main(int argc, char **argv)
 		fflush(stdout);
 	}
 	for (unsigned i = 0; i < nsizes; i++)
-		printf("lookups per second at %llu extents: %.2f M with the status cache, "
-		       "%.2f M through the tree\n", (unsigned long long)r[i].n,
-		       1e3 / r[i].map_cached_ns, 1e3 / r[i].map_bypass_ns);
+		printf("lookups per second at %llu extents: %.2f M with the status cache "
+		       "(%.1f%% hits, %llu cached extents in %llu leaves), %.2f M through the tree\n",
+		       (unsigned long long)r[i].n, 1e3 / r[i].map_cached_ns, 100 * r[i].es_hit,
+		       (unsigned long long)r[i].es_nodes, (unsigned long long)r[i].es_leaves,
+		       1e3 / r[i].map_bypass_ns);
 	for (unsigned i = 0; trunc && i < nsizes; i++) {
 		run_truncate(dir, sizes[i], 0, mopts);
 		run_truncate(dir, sizes[i], 8u << 20, mopts);

@@ -70,7 +70,7 @@ struct sfs_es_tree {
 	struct sfs_es_node *root;    /* B+tree of leaves (extent_status.c) */
 	unsigned height;             /* inner levels above the leaves */
 	struct sfs_es_node *hint;    /* leaf of the last lookup, or NULL (cleared by changes) */
-	uint64_t hint_lo, hint_hi;   /* its span: first start, last end */
+	uint64_t hint_lo, hint_hi;   /* its span: first start, next leaf's first start */
 	struct sfs_es_cache *cache;
 	uint64_t nodes;          /* extents cached */
 	uint64_t leaves;         /* leaves holding them */

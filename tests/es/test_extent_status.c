@@ -231,6 +231,48 @@ static int snapshot(const struct sfs_es_extent *e, void *arg)
 	return 0;
 }
 
+/* A file cached front to back fills its nodes: at the tree's right edge a
+ * full node keeps all but its last entry (half-full nodes would cost twice
+ * the memory and a level at a million extents).  Filled back to front,
+ * nodes split in halves and every one stays valid. */
+static void test_front_to_back_fill_packs_the_leaves(void **state)
+{
+	struct sfs_es_cache *c = sfs_es_cache_create("test_es_pack");
+	const uint32_t n = 20000;
+	struct sfs_es_tree t;
+	struct sfs_es_stats st;
+	(void)state;
+
+	sfs_es_tree_init(&t, c);
+	for (uint32_t k = 0; k < n; k++) {
+		/* holes two blocks apart: nothing merges */
+		struct sfs_es_extent h = { 2 * k, 1, 0, SFS_ES_HOLE };
+
+		assert_int_equal(sfs_es_insert(&t, &h, 0), 0);
+	}
+	assert_int_equal(sfs_es_check(&t), 0);
+	sfs_es_stats(c, &st);
+	assert_int_equal(st.nodes, n);
+	/* SFS_ES_LEAF - 1 a leaf at least (the last may hold fewer) */
+	assert_true(st.leaves <= n / (SFS_ES_LEAF - 1) + 1);
+	sfs_es_tree_destroy(&t);
+
+	sfs_es_tree_init(&t, c);
+	for (uint32_t k = n; k-- > 0;) {
+		struct sfs_es_extent h = { 2 * k, 1, 0, SFS_ES_HOLE };
+
+		assert_int_equal(sfs_es_insert(&t, &h, 0), 0);
+	}
+	assert_int_equal(sfs_es_check(&t), 0);
+	for (uint32_t k = 0; k < 2 * n; k++) {
+		struct sfs_es_extent x;
+
+		assert_int_equal(sfs_es_lookup(&t, k, &x), k % 2 == 0);
+	}
+	sfs_es_tree_destroy(&t);
+	sfs_es_cache_destroy(c);
+}
+
 /* Seed 000: removing the middle of a cached extent takes one more slot,
  * and in a full leaf a new leaf -- an allocation.  Outside truncate, with
  * the allocator failing, that is -ENOMEM and nothing changed; inside
@@ -362,6 +404,7 @@ int main(void)
 		cmocka_unit_test(test_cache_agrees_with_a_model_over_many_leaves),
 		cmocka_unit_test(test_cache_stays_exact_with_a_deep_tree),
 		cmocka_unit_test(test_split_fails_cleanly_or_never),
+		cmocka_unit_test(test_front_to_back_fill_packs_the_leaves),
 		cmocka_unit_test(test_shrinker_frees_cold_extents_and_skips_busy_trees),
 	};
 	char err[256];
