@@ -523,8 +523,12 @@ static void test_buffered_fallback_when_direct_refused(void **st)
  * A bio the kernel never completes (hang_every sends every 4th read or
  * write to a pipe that never becomes ready) is cancelled after io_timeout
  * and redone with pread/pwrite: every byte still arrives, a batch of them
- * together is found in one scan, and the wait is about the timeout.
+ * together is found in one scan, and the wait is about the timeout.  On a
+ * loaded host a real read, write or flush of the image may outlast the
+ * timeout too: it is cancelled like the others (or, already running,
+ * completes on its own), so the counts are at least the hung ones.
  */
+#define HANG_TIMEOUT_MS 100
 static void test_stuck_bios_cancelled_and_redone(void **st)
 {
 	enum { N = 32 };
@@ -539,7 +543,7 @@ static void test_stuck_bios_cancelled_and_redone(void **st)
 
 	(void)st;
 	scratch_make(&s, (uint64_t)N * BS);
-	assert_int_equal(open_opts(&s, "engine=uring,cache=buffered,io_timeout=40ms,hang_every=4",
+	assert_int_equal(open_opts(&s, "engine=uring,cache=buffered,io_timeout=100ms,hang_every=4",
 				   &bdev), 0);
 	batch_init(&b, N);
 	for (i = 0; i < N; i++) {
@@ -553,20 +557,20 @@ static void test_stuck_bios_cancelled_and_redone(void **st)
 	sfs_bdev_submit_batch(bdev, ptrs, N);
 	assert_int_equal(batch_wait(&b), 0);
 	waited = mc_monotonic_ns() - t0;
-	assert_true(waited >= 40000000ull);
+	assert_true(waited >= HANG_TIMEOUT_MS * 1000000ull);
 	sfs_bdev_stats(bdev, &stats);
-	assert_int_equal(stats.timeouts, N / 4);
-	assert_int_equal(stats.sync_redos, N / 4);
+	assert_true(stats.sync_redos >= N / 4 && stats.sync_redos <= stats.timeouts);
 	assert_int_equal(sfs_bdev_flush(bdev), 0);
 	for (i = 0; i < N; i++) {
 		assert_int_equal(sfs_bdev_read(bdev, rd, BS, (uint64_t)i * BS), 0);
 		assert_true(pattern_check(rd, BS, i, 1));
 	}
 	sfs_bdev_stats(bdev, &stats);
-	assert_int_equal(stats.timeouts, N / 2);
-	assert_int_equal(stats.sync_redos, N / 2);
-	print_message("%u stuck bios redone; the batch with 8 waited %llu ms (timeout 40 ms)\n",
-		      N / 2, (unsigned long long)(waited / 1000000));
+	assert_true(stats.sync_redos >= N / 2 && stats.sync_redos <= stats.timeouts);
+	print_message("%llu of %llu timed-out bios redone (%u hung on purpose); the batch with "
+		      "%u waited %llu ms (timeout %u ms)\n", (unsigned long long)stats.sync_redos,
+		      (unsigned long long)stats.timeouts, N / 2, N / 4,
+		      (unsigned long long)(waited / 1000000), HANG_TIMEOUT_MS);
 	sfs_bdev_close(bdev);
 	/* Only io_uring can have a request the kernel holds on to. */
 	assert_int_equal(open_opts(&s, "engine=psync,hang_every=4", &bdev), -EINVAL);
