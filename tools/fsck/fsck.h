@@ -71,6 +71,10 @@ struct fsck {
 	uint64_t live_inodes;
 	bool root_ok;                /* inode 2 is a live directory */
 
+	/* what fsck itself took (own_alloc.c): per group bitmaps, lazily */
+	uint8_t **own_blocks;
+	uint8_t **own_inodes;
+
 	/* pass 3 */
 	uint64_t total_free_blocks;
 	uint64_t total_free_inodes;
@@ -107,5 +111,22 @@ bool fsck_claim_block(struct fsck *f, uint64_t blk);
 /* Count inode @ino live (pass 2's maps, which pass 3 checks the bitmaps
  * and the group counts against): for inodes a later pass creates. */
 void fsck_mark_inode_live(struct fsck *f, uint64_t ino, bool dir);
+/* The bitmap block pass 3 expects group @grp to have (pass 2's maps). */
+void fsck_expected_bitmap(struct fsck *f, uint32_t grp, bool is_block, uint8_t *blk);
+
+/*
+ * fsck's own allocations (own_alloc.c): owned at once in pass 2's maps,
+ * and put into the bitmaps and counts before pass 3 checks them, so that
+ * pass 3 reports only what was wrong before.
+ */
+/* A block, @goal when it is free (0: none): 0 when none is. */
+uint64_t fsck_own_block(struct fsck *f, uint64_t goal);
+/* Give back a block fsck_own_block took (its use failed). */
+void fsck_give_block(struct fsck *f, uint64_t blk);
+/* A free inode number, 0 when none is; fsck_own_inode once it is used. */
+uint64_t fsck_find_inode(struct fsck *f);
+void fsck_own_inode(struct fsck *f, uint64_t ino, bool dir);
+/* Write what fsck took into the bitmaps and counts (start of pass 3). */
+int fsck_account_own(struct fsck *f);
 
 #endif

@@ -3,9 +3,9 @@
  * 3 idea).  lost+found is an ordinary directory in the root: found by
  * name, made (mode 0700, owned by root) the first time something needs
  * it.  The image changes through the offline namespace code
- * (fs/namespace/offline.h); the inode and block a new lost+found takes
- * are chosen here from pass 2's maps, which pass 3 then writes into the
- * bitmaps and group counts.
+ * (fs/namespace/offline.h); the inode and blocks lost+found takes are
+ * fsck's own allocations (own_alloc.c), in the bitmaps and counts before
+ * pass 3 checks them.
  *
  * Link counts move as e2fsck moves them: the directory gaining a
  * subdirectory gains a link, the one a reconnected directory's ".." named
@@ -19,7 +19,6 @@
 #include <sys/stat.h>
 
 #include "alloc/mc.h"
-#include "fs/format/bitmap.h"
 #include "fs/format/io.h"
 #include "fs/namespace/offline.h"
 #include "tools/fsck/pass_ns.h"
@@ -49,98 +48,34 @@ static int move_subdirs(struct ns *ns, uint64_t ino, struct ns_inode *e, int del
 	return ret;
 }
 
-/* A block no live inode owns, claimed; initialised groups first, so
- * pass 3 need not initialise one. */
-static uint64_t take_block(struct fsck *f)
-{
-	const struct sfs_geo *g = &f->sbi.geo;
-
-	for (int any = 0; any < 2; any++) {
-		for (uint32_t grp = 0; grp < g->group_count; grp++) {
-			if (!any && (f->sbi.gd[grp].flags & SFS_BG_BLOCK_UNINIT))
-				continue;
-			for (uint32_t i = sfs_geo_group_overhead(g); i < sfs_geo_group_blocks(g, grp); i++) {
-				uint64_t blk = sfs_geo_group_start(g, grp) + i;
-
-				if (f->used_blocks[grp] && sfs_bit_test(f->used_blocks[grp], i))
-					continue;
-				return fsck_claim_block(f, blk) ? blk : 0;
-			}
-		}
-	}
-	return 0;
-}
-
-static void give_block(struct fsck *f, uint64_t blk)
-{
-	uint32_t grp, idx;
-
-	if (sfs_geo_block_group(&f->sbi.geo, blk, &grp, &idx) && f->used_blocks[grp])
-		sfs_bit_clear(f->used_blocks[grp], idx);
-}
-
 /* The offline code's allocator (a directory that must grow): @goal when
  * free, so the directory's extent grows rather than the root filling. */
 static int grow_take(void *ctx, uint64_t goal, uint64_t *pblk)
 {
-	struct fsck *f = ctx;
-	const struct sfs_geo *g = &f->sbi.geo;
-	uint32_t grp, idx;
-
-	if (goal && sfs_geo_block_group(g, goal, &grp, &idx) && idx >= sfs_geo_group_overhead(g) &&
-	    !(f->sbi.gd[grp].flags & SFS_BG_BLOCK_UNINIT) && fsck_claim_block(f, goal)) {
-		*pblk = goal;
-		return 0;
-	}
-	*pblk = take_block(f);
+	*pblk = fsck_own_block(ctx, goal);
 	return *pblk ? 0 : -ENOSPC;
 }
 
 static void grow_give(void *ctx, uint64_t pblk)
 {
-	give_block(ctx, pblk);
+	fsck_give_block(ctx, pblk);
 }
 
-/*
- * A free inode number in a group whose inode table is initialised: below
- * the group's high-water mark first (pass 2 read those slots, so a free
- * one holds no record anybody could mistake for live), else the mark.
- */
+/* A free inode number, with the table entry it will need. */
 static uint64_t take_inode(struct ns *ns)
 {
 	struct fsck *f = ns->f;
 	const struct sfs_geo *g = &f->sbi.geo;
+	uint64_t ino = fsck_find_inode(f);
+	uint32_t grp;
 
-	for (int above = 0; above < 2; above++) {
-		for (uint32_t grp = 0; grp < g->group_count; grp++) {
-			uint32_t from = above ? f->hwm[grp] : 0;
-			uint32_t to = above ? g->inodes_per_group : f->hwm[grp];
-
-			if (f->sbi.gd[grp].flags & SFS_BG_INODE_UNINIT)
-				continue;
-			for (uint32_t i = from; i < to; i++) {
-				uint64_t ino = (uint64_t)grp * g->inodes_per_group + i + 1;
-
-				if (ino < SFS_FIRST_INO)
-					continue;
-				if (f->used_inodes[grp] && sfs_bit_test(f->used_inodes[grp], i))
-					continue;
-				if (!ns->grp[grp]) {
-					ns->grp[grp] = mc_calloc(g->inodes_per_group,
-								 sizeof(struct ns_inode), MC_KERNEL);
-					if (!ns->grp[grp])
-						return 0;
-				}
-				if (!f->used_inodes[grp]) {
-					f->used_inodes[grp] = mc_zalloc(g->bitmap_bits / 8, MC_KERNEL);
-					if (!f->used_inodes[grp])
-						return 0;
-				}
-				return ino;
-			}
-		}
-	}
-	return 0;
+	if (!ino)
+		return 0;
+	grp = sfs_geo_ino_group(g, ino);
+	if (ns->grp[grp])
+		return ino;
+	ns->grp[grp] = mc_calloc(g->inodes_per_group, sizeof(struct ns_inode), MC_KERNEL);
+	return ns->grp[grp] ? ino : 0;
 }
 
 static int add_name(struct ns *ns, uint64_t dir, const char *name, unsigned len, uint64_t ino,
@@ -173,7 +108,7 @@ static int make_lost_found(struct ns *ns, uint64_t *out)
 	ino = take_inode(ns);
 	if (!ino)
 		return -ENOSPC;
-	blk = take_block(f);
+	blk = fsck_own_block(f, 0);
 	if (!blk)
 		return -ENOSPC;
 	ret = sfs_raw_mkdir(f->bdev, &f->sbi, ino, SFS_ROOT_INO, blk, 0700, 0, 0);
@@ -191,10 +126,10 @@ static int make_lost_found(struct ns *ns, uint64_t *out)
 			fsck_write_block(f, buf, iblk);
 		}
 		mc_free(buf);
-		give_block(f, blk);
+		fsck_give_block(f, blk);
 		return ret;
 	}
-	fsck_mark_inode_live(f, ino, true);
+	fsck_own_inode(f, ino, true);
 	e = &ns->grp[sfs_geo_ino_group(g, ino)][sfs_geo_ino_index(g, ino)];
 	memset(e, 0, sizeof(*e));
 	e->live = 1;

@@ -138,10 +138,16 @@ static void release(struct fsck *f)
 			mc_free(f->used_blocks[i]);
 		for (uint32_t i = 0; f->used_inodes && i < g->group_count; i++)
 			mc_free(f->used_inodes[i]);
+		for (uint32_t i = 0; f->own_blocks && i < g->group_count; i++)
+			mc_free(f->own_blocks[i]);
+		for (uint32_t i = 0; f->own_inodes && i < g->group_count; i++)
+			mc_free(f->own_inodes[i]);
 		sfs_sb_info_destroy(&f->sbi);
 	}
 	mc_free(f->used_blocks);
 	mc_free(f->used_inodes);
+	mc_free(f->own_blocks);
+	mc_free(f->own_inodes);
 	mc_free(f->dirs);
 	mc_free(f->hwm);
 	mc_free(f->gdt_dirty);

@@ -86,6 +86,14 @@ static void expected_inode_bitmap(struct fsck *f, uint32_t grp, uint8_t *blk)
 			sfs_bit_set(map, sfs_geo_ino_index(g, ino));
 }
 
+void fsck_expected_bitmap(struct fsck *f, uint32_t grp, bool is_block, uint8_t *blk)
+{
+	if (is_block)
+		expected_block_bitmap(f, grp, blk);
+	else
+		expected_inode_bitmap(f, grp, blk);
+}
+
 /*
  * Check one bitmap block against @want (a full block built by the caller).
  * Rewrites it when the user agrees; returns 0 or a fatal negative.
@@ -220,8 +228,12 @@ int fsck_pass_bitmaps(struct fsck *f)
 	uint8_t *bwant, *iwant, *have;
 	uint64_t free_blocks = 0, free_inodes = 0;
 	struct tu_progress prog;
-	int ret = 0;
+	int ret;
 
+	/* What fsck took itself is no finding of this pass. */
+	ret = fsck_account_own(f);
+	if (ret)
+		return ret;
 	bwant = sfs_io_alloc(g->block_size);
 	iwant = sfs_io_alloc(g->block_size);
 	have = sfs_io_alloc(g->block_size);
