@@ -57,6 +57,93 @@ static inline uint32_t nlink_of(struct sfs_fs *fs, uint64_t ino)
 	return a.nlink;
 }
 
+/* @n files "@prefix-<i>" in @dir. */
+static inline void mk_many(struct sfs_fs *fs, uint64_t dir, const char *prefix, int n)
+{
+	char name[64];
+
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "%s-%d", prefix, i);
+		mk(fs, dir, name, S_IFREG | 0644);
+	}
+}
+
+/* ---- the tools on an unmounted image ---- */
+
+/* fsck.scopefs @mode ("-fn", "-fy") on @image: its exit status, and its
+ * output in @out. */
+static inline int ns_fsck(const char *image, const char *mode, char *out, size_t len)
+{
+	char *argv[] = { (char *)fsck_path, (char *)mode, (char *)image, NULL };
+
+	return run_tool(out, len, argv);
+}
+
+/* scopefs-db (@db) -w @image with @args up to the first NULL; it must
+ * succeed.  NS_DB takes the arguments as they are. */
+static inline void ns_db(const char *db, const char *image, const char *const *args)
+{
+	char *argv[16] = { (char *)db, "-w", (char *)image };
+	char out[4096];
+	int n = 3, ret;
+
+	while (*args && n < 15)
+		argv[n++] = (char *)*args++;
+	argv[n] = NULL;
+	ret = run_tool(out, sizeof(out), argv);
+	if (ret)
+		fprintf(stderr, "db %s: %s\n", argv[3], out);
+	assert_int_equal(ret, 0);
+}
+#define NS_DB(db, image, ...) ns_db(db, image, (const char *const[]){ __VA_ARGS__, NULL })
+
+/* test_main_init, and scopefs-db's path from argv[2] into *@db. */
+static inline int ns_db_main_init(int argc, char **argv, const char **db)
+{
+	if (test_main_init(argc, argv))
+		return 1;
+	*db = argc > 2 ? argv[2] : NULL;
+	if (!*db) {
+		fprintf(stderr, "usage: %s FSCK DB\n", argv[0]);
+		return 1;
+	}
+	return 0;
+}
+
+/* A number as a tool's argument; the last eight stay valid. */
+static inline const char *num(uint64_t v)
+{
+	static char buf[8][32];
+	static int i;
+
+	i = (i + 1) % 8;
+	snprintf(buf[i], sizeof(buf[i]), "%llu", (unsigned long long)v);
+	return buf[i];
+}
+
+/* Unmount *@fs (left NULL, for the teardown); fsck -fn finds @image
+ * clean before a test damages it. */
+static inline void unmount_clean(struct sfs_fs **fs, const char *image)
+{
+	char out[16384];
+	int ret;
+
+	assert_int_equal(sfs_fs_unmount(*fs), 0);
+	*fs = NULL;
+	ret = ns_fsck(image, "-fn", out, sizeof(out));
+	if (ret)
+		fprintf(stderr, "%s\n", out);
+	assert_int_equal(ret, 0);
+}
+
+/* The end of a test: unmount when mounted, remove the image. */
+static inline void ns_image_done(struct sfs_fs *fs, const char *image)
+{
+	if (fs)
+		assert_int_equal(sfs_fs_unmount(fs), 0);
+	unlink(image);
+}
+
 /* ---- the library walk ---- */
 
 struct walk_ent {

@@ -36,10 +36,7 @@ static int setup(void **state)
 		assert_int_equal(sfs_setxattr(e->fs, e->g, name, val, sizeof(val), 0), 0);
 	}
 	e->big = mk(e->fs, ROOT, "big", S_IFDIR | 0755);
-	for (int i = 0; i < 400; i++) {
-		snprintf(name, sizeof(name), "name-%d", i);
-		mk(e->fs, e->big, name, S_IFREG | 0644);
-	}
+	mk_many(e->fs, e->big, "name", 400);
 	*state = e;
 	return 0;
 }
@@ -48,53 +45,9 @@ static int teardown(void **state)
 {
 	struct env *e = *state;
 
-	if (e->fs)
-		assert_int_equal(sfs_fs_unmount(e->fs), 0);
-	unlink(e->path);
+	ns_image_done(e->fs, e->path);
 	free(e);
 	return 0;
-}
-
-static int fsck_ns(struct env *e, const char *mode, char *out, size_t len)
-{
-	char *argv[] = { (char *)fsck_path, (char *)mode, e->path, NULL };
-
-	return run_tool(out, len, argv);
-}
-
-static void db(struct env *e, const char *a1, const char *a2, const char *a3, const char *a4,
-	       const char *a5, const char *a6)
-{
-	char *argv[] = { (char *)db_path, "-w", e->path, (char *)a1, (char *)a2, (char *)a3,
-			 (char *)a4, (char *)a5, (char *)a6, NULL };
-	char out[4096];
-	int ret = run_tool(out, sizeof(out), argv);
-
-	if (ret)
-		fprintf(stderr, "db %s: %s\n", a1, out);
-	assert_int_equal(ret, 0);
-}
-
-static const char *num(uint64_t v)
-{
-	static char buf[8][32];
-	static int i;
-
-	i = (i + 1) % 8;
-	snprintf(buf[i], sizeof(buf[i]), "%llu", (unsigned long long)v);
-	return buf[i];
-}
-
-/* Unmount; fsck clean; the caller corrupts. */
-static void unmount_clean(struct env *e)
-{
-	char out[16384];
-
-	assert_int_equal(sfs_fs_unmount(e->fs), 0);
-	e->fs = NULL;
-	if (fsck_ns(e, "-fn", out, sizeof(out)))
-		fprintf(stderr, "%s\n", out);
-	assert_int_equal(fsck_ns(e, "-fn", out, sizeof(out)), 0);
 }
 
 /* fsck -n finds @code; -y fixes it (exit 1, then clean) or, when
@@ -105,18 +58,18 @@ static void expect(struct env *e, const char *code, bool fixable)
 	int ret;
 
 	snprintf(tag, sizeof(tag), "[%s]", code);
-	ret = fsck_ns(e, "-fn", out, sizeof(out));
+	ret = ns_fsck(e->path, "-fn", out, sizeof(out));
 	if (ret != 4 || !strstr(out, tag))
 		fprintf(stderr, "fsck -n, looking for %s:\n%s\n", tag, out);
 	assert_int_equal(ret, 4);
 	assert_non_null(strstr(out, tag));
-	ret = fsck_ns(e, "-fy", out, sizeof(out));
+	ret = ns_fsck(e->path, "-fy", out, sizeof(out));
 	if (ret != (fixable ? 1 : 4))
 		fprintf(stderr, "fsck -y, for %s:\n%s\n", tag, out);
 	assert_int_equal(ret, fixable ? 1 : 4);
 	if (!fixable)
 		return;
-	ret = fsck_ns(e, "-fn", out, sizeof(out));
+	ret = ns_fsck(e->path, "-fn", out, sizeof(out));
 	if (ret)
 		fprintf(stderr, "fsck -n after the repair of %s:\n%s\n", tag, out);
 	assert_int_equal(ret, 0);
@@ -131,8 +84,8 @@ static void test_entry_naming_a_free_inode(void **state)
 {
 	struct env *e = *state;
 
-	unmount_clean(e);
-	db(e, "set-dirent", "/d", "h", "ino", "14000", NULL);
+	unmount_clean(&e->fs, e->path);
+	NS_DB(db_path, e->path, "set-dirent", "/d", "h", "ino", "14000");
 	/* Removing it leaves f with one name: its count follows. */
 	expect(e, "D03", true);
 	e->fs = mount_opts(e->path, NULL);
@@ -143,8 +96,8 @@ static void test_entry_with_the_wrong_type(void **state)
 {
 	struct env *e = *state;
 
-	unmount_clean(e);
-	db(e, "set-dirent", "/d", "f", "type", "2", NULL);
+	unmount_clean(&e->fs, e->path);
+	NS_DB(db_path, e->path, "set-dirent", "/d", "f", "type", "2");
 	expect(e, "D04", true);
 }
 
@@ -152,8 +105,8 @@ static void test_wrong_names_count(void **state)
 {
 	struct env *e = *state;
 
-	unmount_clean(e);
-	db(e, "set-dirindex", "/big", "0", "names", "5", NULL);
+	unmount_clean(&e->fs, e->path);
+	NS_DB(db_path, e->path, "set-dirindex", "/big", "0", "names", "5");
 	expect(e, "D02", true);
 }
 
@@ -161,8 +114,8 @@ static void test_index_key_out_of_shape(void **state)
 {
 	struct env *e = *state;
 
-	unmount_clean(e);
-	db(e, "set-dirindex", "/big", "0", "key", "1", "1");
+	unmount_clean(&e->fs, e->path);
+	NS_DB(db_path, e->path, "set-dirindex", "/big", "0", "key", "1", "1");
 	expect(e, "D01", false);
 }
 
@@ -170,8 +123,8 @@ static void test_entry_key_not_its_names(void **state)
 {
 	struct env *e = *state;
 
-	unmount_clean(e);
-	db(e, "set-dirent", "/d", "f", "key", "12345", NULL);
+	unmount_clean(&e->fs, e->path);
+	NS_DB(db_path, e->path, "set-dirent", "/d", "f", "key", "12345");
 	expect(e, "D01", false);
 }
 
@@ -179,8 +132,8 @@ static void test_dotdot_naming_another_directory(void **state)
 {
 	struct env *e = *state;
 
-	unmount_clean(e);
-	db(e, "set-dirent", "/d", "..", "ino", num(e->big), NULL);
+	unmount_clean(&e->fs, e->path);
+	NS_DB(db_path, e->path, "set-dirent", "/d", "..", "ino", num(e->big));
 	expect(e, "D06", true);
 }
 
@@ -188,10 +141,10 @@ static void test_wrong_link_count(void **state)
 {
 	struct env *e = *state;
 
-	unmount_clean(e);
-	db(e, "set-inode", num(e->f), "nlink", "5", NULL, NULL);
+	unmount_clean(&e->fs, e->path);
+	NS_DB(db_path, e->path, "set-inode", num(e->f), "nlink", "5");
 	expect(e, "L01", true);
-	db(e, "set-inode", num(e->d), "nlink", "7", NULL, NULL);
+	NS_DB(db_path, e->path, "set-inode", num(e->d), "nlink", "7");
 	expect(e, "L01", true);
 }
 
@@ -199,8 +152,8 @@ static void test_unattached_inode(void **state)
 {
 	struct env *e = *state;
 
-	unmount_clean(e);
-	db(e, "set-dirent", "/", "g", "ino", "0", NULL);
+	unmount_clean(&e->fs, e->path);
+	NS_DB(db_path, e->path, "set-dirent", "/", "g", "ino", "0");
 	/* Reconnected to a new /lost+found (test_fsck_lost_found.c has the
 	 * rest). */
 	expect(e, "L02", true);
@@ -210,8 +163,8 @@ static void test_damaged_inline_xattrs(void **state)
 {
 	struct env *e = *state;
 
-	unmount_clean(e);
-	db(e, "set-inode", num(e->g), "inline_xattr_len", "7", NULL, NULL);
+	unmount_clean(&e->fs, e->path);
+	NS_DB(db_path, e->path, "set-inode", num(e->g), "inline_xattr_len", "7");
 	expect(e, "X01", true);
 }
 
@@ -219,8 +172,8 @@ static void test_orphan_flag_without_a_slot(void **state)
 {
 	struct env *e = *state;
 
-	unmount_clean(e);
-	db(e, "set-inode", num(e->f), "flags", num(SFS_INODE_FL_ORPHAN), NULL, NULL);
+	unmount_clean(&e->fs, e->path);
+	NS_DB(db_path, e->path, "set-inode", num(e->f), "flags", num(SFS_INODE_FL_ORPHAN));
 	expect(e, "O05", true);
 }
 
@@ -232,8 +185,8 @@ static void test_orphan_file_the_superblock_misnames(void **state)
 	/* An orphan file exists once something was unlinked. */
 	assert_int_equal(sfs_unlink(e->fs, ROOT, "g"), 0);
 	(void)a;
-	unmount_clean(e);
-	db(e, "set-sb", "orphan_head", "5", NULL, NULL, NULL);
+	unmount_clean(&e->fs, e->path);
+	NS_DB(db_path, e->path, "set-sb", "orphan_head", "5");
 	expect(e, "O01", true);
 }
 
@@ -254,7 +207,7 @@ static void pending_orphan(struct env *e)
 	e->fs = NULL;
 	{
 		char out[16384];
-		int ret = fsck_ns(e, "-fp", out, sizeof(out));
+		int ret = ns_fsck(e->path, "-fp", out, sizeof(out));
 
 		if (ret > 1)
 			fprintf(stderr, "fsck -p:\n%s\n", out);
@@ -269,8 +222,8 @@ static void test_orphan_slot_with_the_wrong_xattr_block(void **state)
 
 	pending_orphan(e);
 	/* A pending orphan is no problem: the next mount finishes it. */
-	assert_int_equal(fsck_ns(e, "-fn", out, sizeof(out)), 0);
-	db(e, "set-orphan", "0", "xattr_block", "0", NULL, NULL);
+	assert_int_equal(ns_fsck(e->path, "-fn", out, sizeof(out)), 0);
+	NS_DB(db_path, e->path, "set-orphan", "0", "xattr_block", "0");
 	expect(e, "O04", true);
 }
 
@@ -295,8 +248,8 @@ static void test_stale_slot_keeping_a_block_in_use(void **state)
 	}
 	assert_int_equal(sfs_fs_unmount(e->fs), 0);
 	e->fs = NULL;
-	db(e, "set-orphan", "0", "ino", num(a.ino), NULL, NULL);
-	db(e, "set-orphan", "0", "xattr_block", num(m.pblk), NULL, NULL);
+	NS_DB(db_path, e->path, "set-orphan", "0", "ino", num(a.ino));
+	NS_DB(db_path, e->path, "set-orphan", "0", "xattr_block", num(m.pblk));
 	expect(e, "O06", true);
 }
 
@@ -321,13 +274,8 @@ int main(int argc, char **argv)
 	};
 	int ret;
 
-	if (test_main_init(argc, argv))
+	if (ns_db_main_init(argc, argv, &db_path))
 		return 1;
-	db_path = argc > 2 ? argv[2] : NULL;
-	if (!db_path) {
-		fprintf(stderr, "usage: %s FSCK DB\n", argv[0]);
-		return 1;
-	}
 	ret = cmocka_run_group_tests(tests, NULL, NULL);
 	mc_shutdown();
 	return ret;
