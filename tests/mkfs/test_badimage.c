@@ -126,10 +126,13 @@ static void test_future_features(void **state)
 	expect_fsck(im->path, 8, "revision 9");
 }
 
-/* Random bytes over one metadata block at a time: found and repaired. */
+/* Random bytes over one metadata block at a time: found and repaired.
+ * The root's directory block (1156) comes before its inode (in 1028): a
+ * root re-created from nothing gets a block of fsck's own, and the one it
+ * had, a leak, is freed by pass 3. */
 static void test_random_over_each_metadata_block(void **state)
 {
-	static const uint64_t blocks[] = { 0, 1, 2, 1026, 1027, 1028, 1156, 4094, 4095 };
+	static const uint64_t blocks[] = { 0, 1, 2, 1026, 1027, 1156, 1028, 4094, 4095 };
 	struct img *im = *state;
 	char out[OUT_MAX];
 

@@ -70,6 +70,8 @@ struct fsck {
 	uint32_t *hwm;               /* per group: highest live inode index + 1 */
 	uint64_t live_inodes;
 	bool root_ok;                /* inode 2 is a live directory */
+	bool root_pending;           /* I06 repair agreed: root.c makes it after pass 2b */
+	uint64_t root_old_blk;       /* first block of the non-directory in the root's slot */
 
 	/* what fsck itself took (own_alloc.c): per group bitmaps, lazily */
 	uint8_t **own_blocks;
@@ -126,7 +128,16 @@ void fsck_give_block(struct fsck *f, uint64_t blk);
 /* A free inode number, 0 when none is; fsck_own_inode once it is used. */
 uint64_t fsck_find_inode(struct fsck *f);
 void fsck_own_inode(struct fsck *f, uint64_t ino, bool dir);
+/* Block @blk, owned by nobody and in use on disk (the old root's), taken
+ * for the new root without moving a count: false when it is not so. */
+bool fsck_reuse_block(struct fsck *f, uint64_t blk);
+/* Inode 2, live again as the root directory. */
+void fsck_own_root_inode(struct fsck *f);
 /* Write what fsck took into the bitmaps and counts (start of pass 3). */
 int fsck_account_own(struct fsck *f);
+
+/* root.c: the I06 repair, after pass 2b; the root's first block. */
+int fsck_recreate_root(struct fsck *f);
+int fsck_write_root_block(struct fsck *f, uint64_t pblk, uint8_t *blk);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * What fsck itself allocates (lost+found's inode, its directory and index
- * blocks), accounted as e2fsck accounts its own allocations: pass 2's
+ * blocks; a re-created root's slot and block, root.c), accounted as e2fsck accounts its own allocations: pass 2's
  * maps say the inode or block is owned at once, so nothing later takes it
  * twice, and before pass 3 compares the bitmaps and counts with those
  * maps, the bitmaps, descriptors and superblock are moved by exactly what
@@ -215,6 +215,52 @@ void fsck_own_inode(struct fsck *f, uint64_t ino, bool dir)
 		f->sbi.gd[grp].used_dirs++;
 		f->gdt_dirty[grp / g->descs_per_block] = 1;
 	}
+}
+
+bool fsck_reuse_block(struct fsck *f, uint64_t blk)
+{
+	const struct sfs_geo *g = &f->sbi.geo;
+	uint8_t *buf = sfs_io_alloc(g->block_size);
+	uint32_t grp, idx;
+	bool ok = false;
+
+	if (!buf || !sfs_geo_block_group(g, blk, &grp, &idx) || idx < sfs_geo_group_overhead(g) ||
+	    bit(f->used_blocks, grp, idx))
+		goto out;
+	if (disk_bitmap(f, grp, true, buf) || !sfs_bit_test(sfs_bitmap_cdata(buf), idx))
+		goto out;
+	ok = fsck_claim_block(f, blk);
+out:
+	mc_free(buf);
+	return ok;
+}
+
+/*
+ * The slot is fsck's allocation only when the disk bitmap has it free: a
+ * record destroyed with its bit and counts left as they were is the
+ * root's slot still, and the counts already include a directory there.
+ */
+void fsck_own_root_inode(struct fsck *f)
+{
+	const struct sfs_geo *g = &f->sbi.geo;
+	uint32_t grp = sfs_geo_ino_group(g, SFS_ROOT_INO);
+	uint32_t idx = sfs_geo_ino_index(g, SFS_ROOT_INO);
+	uint8_t *buf;
+	bool on_disk;
+
+	/* A non-directory held it: live already, now a directory. */
+	if (bit(f->used_inodes, grp, idx)) {
+		f->dirs[grp]++;
+		return;
+	}
+	buf = sfs_io_alloc(g->block_size);
+	on_disk = buf && !disk_bitmap(f, grp, false, buf) && sfs_bit_test(sfs_bitmap_cdata(buf), idx);
+	mc_free(buf);
+	if (on_disk || !map_of(f, &f->own_inodes, grp) || !map_of(f, &f->used_inodes, grp)) {
+		fsck_mark_inode_live(f, SFS_ROOT_INO, true);
+		return;
+	}
+	fsck_own_inode(f, SFS_ROOT_INO, true);
 }
 
 static uint32_t sub_clamped(uint32_t v, int64_t d)

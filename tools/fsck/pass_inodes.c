@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "alloc/mc.h"
 #include "fs/format/bitmap.h"
@@ -33,93 +32,30 @@
 /* Inode table bytes read per I/O. */
 #define ITABLE_CHUNK (1u << 20)
 
-/* Re-create the root directory's first block: "." and "..". */
-static int rebuild_root_block(struct fsck *f, uint64_t pblk, uint8_t *blk)
-{
-	const struct sfs_geo *g = &f->sbi.geo;
-	int ret;
-
-	sfs_dir_block_init(blk, &f->sbi, pblk, SFS_ROOT_INO);
-	ret = sfs_dir_block_add(blk, g->block_size, SFS_ROOT_INO, ".", 1, SFS_FT_DIR);
-	if (!ret)
-		ret = sfs_dir_block_add(blk, g->block_size, SFS_ROOT_INO, "..", 2, SFS_FT_DIR);
-	if (!ret)
-		ret = sfs_dirleaf_buf_ops.prepare_write(blk, g->block_size, pblk, &f->sbi);
-	if (!ret)
-		ret = fsck_write_block(f, blk, pblk);
-	return ret;
-}
-
-static void mark_live(struct fsck *f, uint32_t grp, uint32_t idx, bool dir);
-
 /*
- * Re-create a lost root directory (e2fsck does the same): a fresh inode 2
- * with "." and ".." in the first block nothing else owns.  Pass 3 then
- * brings the bitmaps and counts in line.
+ * The lost root is made after pass 2b (root.c), when every block's owner
+ * is known.  A non-directory in the root's slot had its blocks claimed;
+ * the record is overwritten then, so they are free again (else pass 3
+ * would keep them marked in use with no owner) -- its first block, still
+ * in use on disk, is the new root's if nothing else owns it.
  */
-static int recreate_root(struct fsck *f, struct walk *w)
+static void plan_root(struct fsck *f, struct walk *w)
 {
-	uint8_t *blk = w->blk;
-	struct sfs_sb_info *sbi = &f->sbi;
-	const struct sfs_geo *g = &sbi->geo;
-	struct sfs_extent ext = { .len = 1 };
 	struct sfs_extent_header eh;
-	struct sfs_inode root;
-	uint64_t iblk, dblk = 0;
-	uint32_t ioff;
-	int ret;
+	struct sfs_extent ext;
 
-	/* A non-directory in the root's slot had its blocks claimed; it is
-	 * overwritten below, so they are free again (else pass 3 would keep
-	 * them marked in use with no owner). */
-	if (w->old_root_claimed) {
-		w->ino = SFS_ROOT_INO;
-		w->is_dir = false;
-		fsck_walk_inode(w, &w->old_root, WALK_UNCLAIM);
-		w->old_root_claimed = false;
-	}
-	for (uint32_t grp = 0; grp < g->group_count && !dblk; grp++) {
-		for (uint32_t i = sfs_geo_group_overhead(g); i < sfs_geo_group_blocks(g, grp); i++) {
-			if (!f->used_blocks[grp] || !sfs_bit_test(f->used_blocks[grp], i)) {
-				dblk = sfs_geo_group_start(g, grp) + i;
-				break;
-			}
-		}
-	}
-	if (!dblk)
-		return -ENOSPC;
-	ret = rebuild_root_block(f, dblk, blk);
-	if (ret)
-		return ret;
-
-	iblk = sfs_geo_ino_block(g, SFS_ROOT_INO, &ioff);
-	ret = sfs_io_read_blocks(f->bdev, blk, g->block_log, iblk, 1);
-	if (ret)
-		return ret;
-	memset(&root, 0, sizeof(root));
-	if (sfs_get_le(blk + ioff, 4) == SFS_MAGIC_INODE)
-		root.generation = (uint32_t)sfs_get_le(blk + ioff + 24, 4) + 1;
-	root.ino = SFS_ROOT_INO;
-	root.mode = S_IFDIR | 0755;
-	root.nlink = 2;
-	root.size = g->block_size;
-	root.blocks = 1;
-	root.mtime.sec = root.ctime.sec = root.atime.sec = root.btime.sec = (int64_t)time(NULL);
-	sfs_extent_root_init(root.root);
-	sfs_extent_header_decode(&eh, root.root);
-	eh.entries = 1;
-	sfs_extent_header_encode(root.root, &eh);
-	ext.pblk = dblk;
-	sfs_extent_put(root.root, 0, &ext);
-	memset(blk + ioff, 0, g->inode_size);
-	sfs_inode_encode(blk + ioff, &root, sbi);
-	ret = fsck_write_block(f, blk, iblk);
-	if (ret)
-		return ret;
-	fsck_claim_block(f, dblk);
-	mark_live(f, sfs_geo_ino_group(g, SFS_ROOT_INO), sfs_geo_ino_index(g, SFS_ROOT_INO), true);
-	f->root_ok = true;
-	return 0;
+	f->root_pending = true;
+	if (!w->old_root_claimed)
+		return;
+	w->ino = SFS_ROOT_INO;
+	w->is_dir = false;
+	fsck_walk_inode(w, &w->old_root, WALK_UNCLAIM);
+	w->old_root_claimed = false;
+	sfs_extent_header_decode(&eh, w->old_root.root);
+	if (eh.depth || !eh.entries)
+		return;
+	sfs_extent_get(&ext, w->old_root.root, 0);
+	f->root_old_blk = ext.pblk;
 }
 
 static void mark_live(struct fsck *f, uint32_t grp, uint32_t idx, bool dir)
@@ -238,7 +174,7 @@ static bool check_slot(struct fsck *f, struct walk *w, uint8_t *raw, uint64_t in
 		if (ino == SFS_ROOT_INO && dd->lblk == 0) {
 			if (fix_problem(f, PR_DIRBLOCK_BAD, "root directory block %llu: %s",
 					(unsigned long long)dd->pblk, dd->why)) {
-				int ret = rebuild_root_block(f, dd->pblk, w->blk);
+				int ret = fsck_write_root_block(f, dd->pblk, w->blk);
 
 				if (ret)
 					fix_failed(f, PR_DIRBLOCK_BAD, ret);
@@ -332,12 +268,8 @@ int fsck_pass_inodes(struct fsck *f)
 	if (!fsck_cancelled) {
 		if (!f->root_ok &&
 		    fix_problem(f, PR_ROOT_BAD, "root directory (inode %u) is missing or not a directory",
-				SFS_ROOT_INO)) {
-			ret = recreate_root(f, &w);
-			if (ret)
-				fix_failed(f, PR_ROOT_BAD, ret);
-			ret = 0;
-		}
+				SFS_ROOT_INO))
+			plan_root(f, &w);
 	}
 out_prog:
 	tu_progress_end(&prog);

@@ -123,6 +123,41 @@ out:
 	return ret;
 }
 
+/* The I06 repair pass 2 agreed to, now that the orphan slots' blocks are
+ * claimed too; the root then joins what the directory pass walks. */
+static int make_root(struct ns *ns)
+{
+	struct fsck *f = ns->f;
+	const struct sfs_geo *g = &f->sbi.geo;
+	uint32_t grp = sfs_geo_ino_group(g, SFS_ROOT_INO);
+	uint32_t off;
+	uint8_t *buf;
+	struct sfs_inode in;
+	int ret;
+
+	ret = fsck_recreate_root(f);
+	if (ret) {
+		fix_failed(f, PR_ROOT_BAD, ret);
+		return 0;
+	}
+	if (!ns->grp[grp])
+		ns->grp[grp] = mc_calloc(g->inodes_per_group, sizeof(struct ns_inode), MC_KERNEL);
+	buf = sfs_io_alloc(g->block_size);
+	if (!ns->grp[grp] || !buf) {
+		mc_free(buf);
+		return fsck_fatal(f, "out of memory for the namespace passes");
+	}
+	ret = sfs_io_read_blocks(f->bdev, buf, g->block_log, sfs_geo_ino_block(g, SFS_ROOT_INO, &off), 1);
+	if (!ret) {
+		sfs_inode_decode(&in, buf + off);
+		record(&ns->grp[grp][sfs_geo_ino_index(g, SFS_ROOT_INO)], &in);
+	} else {
+		ret = fsck_fatal(f, "cannot read the new root inode");
+	}
+	mc_free(buf);
+	return ret;
+}
+
 int fsck_pass_namespace(struct fsck *f)
 {
 	const struct sfs_geo *g = &f->sbi.geo;
@@ -134,6 +169,8 @@ int fsck_pass_namespace(struct fsck *f)
 	ret = load(&ns);
 	if (!ret)
 		ret = fsck_pass_orphans(&ns);
+	if (!ret && f->root_pending)
+		ret = make_root(&ns);
 	if (!ret && !f->preen_abort && !fsck_cancelled)
 		ret = fsck_pass_dirs(&ns);
 	if (!ret && !f->preen_abort && !fsck_cancelled)
