@@ -9,6 +9,10 @@
 
 struct walk_state {
 	struct sfs_dir_walk *w;
+	/* The block last fetched and what it was fetched as. */
+	uint32_t cur_lblk;
+	enum sfs_dir_expect cur_expect;
+	uint64_t cur_lo, cur_hi;
 	uint8_t *seen;               /* one bit per logical block */
 	struct sfs_dir_sorted *sorted;
 	unsigned max_sorted;
@@ -23,13 +27,29 @@ static int fail(struct sfs_dir_walk *w, uint32_t lblk, const char *fmt, ...)
 	va_list ap;
 
 	w->bad_lblk = lblk;
+	w->bad_expect = SFS_DIR_EXPECT_NONE;
 	va_start(ap, fmt);
 	vsnprintf(w->why, sizeof(w->why), fmt, ap);
 	va_end(ap);
 	return -EUCLEAN;
 }
 
-static int get(struct walk_state *s, uint32_t lblk, const void **data, void **cookie)
+/* A violation in the block last fetched is that block's: say what it
+ * was wanted as, so that fsck can rebuild the block alone. */
+static int fail_here(struct walk_state *s, int ret)
+{
+	struct sfs_dir_walk *w = s->w;
+
+	if (ret == -EUCLEAN && w->bad_lblk == s->cur_lblk) {
+		w->bad_expect = s->cur_expect;
+		w->bad_lo = s->cur_lo;
+		w->bad_hi = s->cur_hi;
+	}
+	return ret;
+}
+
+static int get(struct walk_state *s, uint32_t lblk, enum sfs_dir_expect expect, uint64_t lo,
+	       uint64_t hi, const void **data, void **cookie)
 {
 	struct sfs_dir_walk *w = s->w;
 	int ret;
@@ -40,9 +60,13 @@ static int get(struct walk_state *s, uint32_t lblk, const void **data, void **co
 	if (s->seen[lblk / 8] & (1u << (lblk % 8)))
 		return fail(w, lblk, "block %u is referenced twice", lblk);
 	s->seen[lblk / 8] |= (uint8_t)(1u << (lblk % 8));
+	s->cur_lblk = lblk;
+	s->cur_expect = expect;
+	s->cur_lo = lo;
+	s->cur_hi = hi;
 	ret = w->ops->get(w->ctx, lblk, data, cookie);
 	if (ret == -EUCLEAN || ret == -EFSCORRUPTED || ret == -EFSBADCRC)
-		return fail(w, lblk, "block %u: %s", lblk, sfs_verify_reason());
+		return fail_here(s, fail(w, lblk, "block %u: %s", lblk, sfs_verify_reason()));
 	if (ret == -ENOENT)
 		return fail(w, lblk, "block %u is not mapped", lblk);
 	return ret;
@@ -124,16 +148,17 @@ static int walk_index(struct walk_state *s, const void *blk, uint32_t lblk, unsi
 			return fail(w, lblk, "index block %u: entry %u key %#llx outside %#llx..%#llx",
 				    lblk, i, (unsigned long long)clo, (unsigned long long)lo,
 				    (unsigned long long)hi);
-		ret = get(s, child, &cdata, &cookie);
+		ret = get(s, child, level ? SFS_DIR_EXPECT_INDEX : SFS_DIR_EXPECT_LEAF, clo, chi,
+			  &cdata, &cookie);
 		if (ret)
 			return ret;
 		if (sfs_hdr_magic(cdata) != (level ? SFS_MAGIC_DIRINDEX : SFS_MAGIC_DIRLEAF))
-			ret = fail(w, child, "block %u is not the %s block index block %u expects",
-				   child, level ? "index" : "entry", lblk);
+			ret = fail_here(s, fail(w, child, "block %u is not the %s block index block %u expects",
+						child, level ? "index" : "entry", lblk));
 		else if (level)
 			ret = walk_index(s, cdata, child, level - 1, clo, chi);
 		else
-			ret = check_leaf(s, cdata, child, clo, chi, false);
+			ret = fail_here(s, check_leaf(s, cdata, child, clo, chi, false));
 		w->ops->put(w->ctx, cookie);
 	}
 	return ret;
@@ -149,6 +174,7 @@ int sfs_dir_walk(struct sfs_dir_walk *w)
 	w->parent = w->names = w->names_recorded = 0;
 	w->depth = 0;
 	w->bad_lblk = 0;
+	w->bad_expect = SFS_DIR_EXPECT_NONE;
 	w->why[0] = 0;
 	if (!w->nblocks)
 		return fail(w, 0, "no blocks");
@@ -159,7 +185,7 @@ int sfs_dir_walk(struct sfs_dir_walk *w)
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = get(&s, 0, &blk, &cookie);
+	ret = get(&s, 0, SFS_DIR_EXPECT_BLOCK0, SFS_DIRKEY_MIN, SFS_DIRKEY_END, &blk, &cookie);
 	if (ret)
 		goto out;
 	if (sfs_hdr_magic(blk) == SFS_MAGIC_DIRLEAF) {
@@ -170,10 +196,10 @@ int sfs_dir_walk(struct sfs_dir_walk *w)
 		    dot.ino != w->ino || dot.offset != SFS_DIR_DOT_OFF ||
 		    sfs_dir_block_next(blk, s.bs, &o2, &dotdot) <= 0 ||
 		    dotdot.key != SFS_DIRKEY_DOTDOT || !dotdot.ino) {
-			ret = fail(w, 0, "first block does not start with \".\" and \"..\"");
+			ret = fail_here(&s, fail(w, 0, "first block does not start with \".\" and \"..\""));
 		} else {
 			w->parent = dotdot.ino;
-			ret = check_leaf(&s, blk, 0, SFS_DIRKEY_MIN, SFS_DIRKEY_END, true);
+			ret = fail_here(&s, check_leaf(&s, blk, 0, SFS_DIRKEY_MIN, SFS_DIRKEY_END, true));
 			w->names_recorded = w->names;
 		}
 	} else {

@@ -47,6 +47,15 @@ struct sfs_dir_walk {
 	uint64_t names_recorded;     /* what the root says (= names when linear) */
 	unsigned depth;              /* index levels, 0 = linear */
 	uint32_t bad_lblk;           /* where the first violation is */
+	/* What the walk wanted bad_lblk to be, when the violation is inside
+	 * that block (so a repair of the block alone may cure it): */
+	enum sfs_dir_expect {
+		SFS_DIR_EXPECT_NONE,     /* not known: the fault is not the block's */
+		SFS_DIR_EXPECT_BLOCK0,   /* block 0: a linear block or the root */
+		SFS_DIR_EXPECT_INDEX,
+		SFS_DIR_EXPECT_LEAF,     /* an entry block below an index */
+	} bad_expect;
+	uint64_t bad_lo, bad_hi;     /* the keys a LEAF may hold */
 	char why[256];
 };
 

@@ -179,6 +179,52 @@ static int fix_block0(struct sfs_raw_dir *d, bool set_names, uint64_t names, boo
 	return ret;
 }
 
+/* Whether a walk's violation is an entry block's own, so that salvaging
+ * that block alone may cure it. */
+static bool leaf_fault(const struct sfs_dir_walk *w, bool *linear)
+{
+	*linear = false;
+	if (w->bad_expect == SFS_DIR_EXPECT_LEAF)
+		return true;
+	if (w->bad_expect != SFS_DIR_EXPECT_BLOCK0)
+		return false;
+	/* Block 0 is the linear block while it is the only one: a root
+	 * index node always has children.  A damaged root index is not an
+	 * entry block's to mend. */
+	*linear = w->nblocks == 1;
+	return *linear;
+}
+
+/*
+ * Salvage @ino's damaged entry blocks one at a time, walking again after
+ * each, before the walk that counts names (so no name is counted twice).
+ * 0: the directory walks clean; 1: a fault was reported (D07) and not
+ * mended; otherwise the error of the last walk, for the caller to report.
+ * A salvaged block walks clean, so each block is salvaged once at most.
+ */
+static int salvage(struct fsck *f, struct sfs_raw_dir *d, uint64_t ino, struct sfs_dir_walk *w)
+{
+	uint32_t tries = 0;
+	int ret;
+
+	for (;;) {
+		unsigned kept = 0, dropped = 0;
+		bool linear;
+
+		ret = sfs_raw_dir_walk(d, NULL, NULL, w);
+		if (ret != -EUCLEAN || !leaf_fault(w, &linear) || tries++ > w->nblocks)
+			return ret;
+		if (!fix_ns_problem(f, PN_DIR_SALVAGE, "directory %llu, block %u: %s",
+				    (unsigned long long)ino, w->bad_lblk, w->why))
+			return 1;
+		ret = fsck_dir_salvage(d, w->bad_lblk, linear, w->bad_lo, w->bad_hi, &kept, &dropped);
+		if (ret) {
+			fix_ns_failed(f, PN_DIR_SALVAGE, ret);
+			return 1;
+		}
+	}
+}
+
 static void walk_dir(struct ns *ns, uint64_t ino, struct ns_inode *e)
 {
 	struct fsck *f = ns->f;
@@ -192,11 +238,14 @@ static void walk_dir(struct ns *ns, uint64_t ino, struct ns_inode *e)
 		ns->dirs_damaged = true;
 		return;   /* its record or tree: pass 2 reported it */
 	}
-	ret = sfs_raw_dir_walk(&d, on_name, &c, &w);
-	if (ret) {
-		ns->dirs_damaged = true;
+	ret = salvage(f, &d, ino, &w);
+	if (!ret)
+		ret = sfs_raw_dir_walk(&d, on_name, &c, &w);
+	if (ret && ret != 1)
 		fix_ns_problem(f, PN_DIR_BAD, "directory %llu, block %u: %s", (unsigned long long)ino,
 			       w.bad_lblk, ret == -EUCLEAN ? w.why : strerror(-ret));
+	if (ret) {
+		ns->dirs_damaged = true;
 		goto out;
 	}
 	e->dir_ok = 1;

@@ -69,6 +69,12 @@ int ns_edit_inode(struct ns *ns, uint64_t ino,
  */
 int ns_reconnect(struct ns *ns, uint64_t ino, struct ns_inode *e);
 
+struct sfs_raw_dir;
+/* Rewrite entry block @lblk of @d with the records of it that are each
+ * valid and hold keys in [@lo, @hi) (dir_salvage.c); @linear: block 0 of
+ * a linear directory ("." and ".." re-made).  0, -ENOENT, -EIO, -ENOMEM. */
+int fsck_dir_salvage(struct sfs_raw_dir *d, uint32_t lblk, bool linear, uint64_t lo, uint64_t hi,
+		     unsigned *kept, unsigned *dropped);
 int fsck_pass_orphans(struct ns *ns);
 int fsck_pass_dirs(struct ns *ns);
 int fsck_pass_xattr(struct ns *ns);

@@ -18,6 +18,8 @@ const struct problem_desc problem_ns_table[PN_COUNT] = {
 				 "Remove the second name", 0 },
 	[PN_DIR_DOTDOT] = { "D06", "\"..\" does not name the directory's parent",
 			    "Point \"..\" at the parent", PR_PREEN_OK },
+	[PN_DIR_SALVAGE] = { "D07", "directory entry block damaged",
+			     "Keep its valid records, drop the rest", 0 },
 	[PN_LINK_COUNT] = { "L01", "inode link count differs from its names",
 			    "Set it to the counted value", PR_PREEN_OK },
 	[PN_UNATTACHED] = { "L02", "inode has links but no name (unattached)",

@@ -22,6 +22,7 @@ enum ns_problem {
 	PN_DIRENT_TYPE,         /* a name's file type differs from its inode's */
 	PN_DIR_SECOND_NAME,     /* a directory named twice */
 	PN_DIR_DOTDOT,          /* ".." does not name the parent */
+	PN_DIR_SALVAGE,         /* an entry block to salvage */
 	/* link counts and reachability */
 	PN_LINK_COUNT,
 	PN_UNATTACHED,          /* links but no name */
