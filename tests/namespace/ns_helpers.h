@@ -144,6 +144,18 @@ static inline void ns_image_done(struct sfs_fs *fs, const char *image)
 	unlink(image);
 }
 
+/* fsck exited @want (and printed @tag, when given); the output otherwise. */
+static inline void ns_expect_fsck(int ret, int want, const char *out, const char *what,
+				  const char *tag)
+{
+	if (ret != want || (tag && !strstr(out, tag)))
+		fprintf(stderr, "%s (want exit %d%s%s):\n%s\n", what, want, tag ? " and " : "",
+			tag ? tag : "", out);
+	assert_int_equal(ret, want);
+	if (tag)
+		assert_non_null(strstr(out, tag));
+}
+
 /* ---- the library walk ---- */
 
 struct walk_ent {

@@ -41,16 +41,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void expect_code(int ret, int want, const char *out, const char *what, const char *tag)
-{
-	if (ret != want || (tag && !strstr(out, tag)))
-		fprintf(stderr, "%s (want exit %d%s%s):\n%s\n", what, want, tag ? " and " : "",
-			tag ? tag : "", out);
-	assert_int_equal(ret, want);
-	if (tag)
-		assert_non_null(strstr(out, tag));
-}
-
 /* -n finds the damage (D07) and changes nothing; -y salvages it and
  * reconnects what lost its name; the next -fy and -fn are clean and the
  * library walks the whole tree.  Returns lost+found. */
@@ -59,14 +49,14 @@ static uint64_t expect_salvaged(struct env *e)
 	static char out[1 << 17];
 	uint64_t lf;
 
-	expect_code(ns_fsck(e->path, "-fn", out, sizeof(out)), 4, out, "fsck -fn", "[D07]");
-	expect_code(ns_fsck(e->path, "-fn", out, sizeof(out)), 4, out, "fsck -fn again", "[D07]");
-	expect_code(ns_fsck(e->path, "-fy", out, sizeof(out)), 1, out, "fsck -fy", "[D07]");
+	ns_expect_fsck(ns_fsck(e->path, "-fn", out, sizeof(out)), 4, out, "fsck -fn", "[D07]");
+	ns_expect_fsck(ns_fsck(e->path, "-fn", out, sizeof(out)), 4, out, "fsck -fn again", "[D07]");
+	ns_expect_fsck(ns_fsck(e->path, "-fy", out, sizeof(out)), 1, out, "fsck -fy", "[D07]");
 	assert_non_null(strstr(out, "Connect it to /lost+found? yes"));
 	assert_null(strstr(out, "[D01]"));
 	assert_null(strstr(out, "[L05]"));
-	expect_code(ns_fsck(e->path, "-fy", out, sizeof(out)), 0, out, "second fsck -fy", NULL);
-	expect_code(ns_fsck(e->path, "-fn", out, sizeof(out)), 0, out, "fsck -fn after", NULL);
+	ns_expect_fsck(ns_fsck(e->path, "-fy", out, sizeof(out)), 0, out, "second fsck -fy", NULL);
+	ns_expect_fsck(ns_fsck(e->path, "-fn", out, sizeof(out)), 0, out, "fsck -fn after", NULL);
 	e->fs = mount_opts(e->path, NULL);
 	check_tree(e->fs, 0);
 	lf = look(e->fs, ROOT, "lost+found");

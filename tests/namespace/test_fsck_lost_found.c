@@ -46,16 +46,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void expect_code(int ret, int want, const char *out, const char *what, const char *tag)
-{
-	if (ret != want || (tag && !strstr(out, tag)))
-		fprintf(stderr, "%s (want exit %d%s%s):\n%s\n", what, want, tag ? " and " : "",
-			tag ? tag : "", out);
-	assert_int_equal(ret, want);
-	if (tag)
-		assert_non_null(strstr(out, tag));
-}
-
 /* Pass 3's problems: bitmaps (B01..B06) and the superblock's counts. */
 static const char *const pass3_codes[] = {
 	"[B01]", "[B02]", "[B03]", "[B04]", "[B05]", "[B06]", "[S05]", "[S06]",
@@ -118,8 +108,8 @@ static uint64_t expect_clean_after(struct env *e)
 	struct sfs_attr a;
 	uint64_t lf;
 
-	expect_code(ns_fsck(e->path, "-fy", out, sizeof(out)), 0, out, "second fsck -fy", NULL);
-	expect_code(ns_fsck(e->path, "-fn", out, sizeof(out)), 0, out, "fsck -fn after", NULL);
+	ns_expect_fsck(ns_fsck(e->path, "-fy", out, sizeof(out)), 0, out, "second fsck -fy", NULL);
+	ns_expect_fsck(ns_fsck(e->path, "-fn", out, sizeof(out)), 0, out, "fsck -fn after", NULL);
 	e->fs = mount_opts(e->path, NULL);
 	check_tree(e->fs, 0);
 	lf = look(e->fs, ROOT, "lost+found");
@@ -139,9 +129,9 @@ static uint64_t expect_reconnected(struct env *e, const char *code, uint64_t cle
 	char tag[16];
 
 	snprintf(tag, sizeof(tag), "[%s]", code);
-	expect_code(ns_fsck(e->path, "-fn", out, sizeof(out)), 4, out, "fsck -fn", tag);
-	expect_code(ns_fsck(e->path, "-fn", out, sizeof(out)), 4, out, "fsck -fn again", tag);
-	expect_code(ns_fsck(e->path, "-fy", out, sizeof(out)), 1, out, "fsck -fy", tag);
+	ns_expect_fsck(ns_fsck(e->path, "-fn", out, sizeof(out)), 4, out, "fsck -fn", tag);
+	ns_expect_fsck(ns_fsck(e->path, "-fn", out, sizeof(out)), 4, out, "fsck -fn again", tag);
+	ns_expect_fsck(ns_fsck(e->path, "-fy", out, sizeof(out)), 1, out, "fsck -fy", tag);
 	assert_non_null(strstr(out, "Connect it to /lost+found? yes"));
 	if (cleared)
 		expect_no_own_bits(out, cleared);
@@ -215,7 +205,7 @@ static void test_cycle_of_two_directories(void **state)
 	unmount_clean(&e->fs, e->path);
 	NS_DB(db_path, e->path, "set-dirent", "/a/b", "c", "ino", num(a));
 	NS_DB(db_path, e->path, "set-dirent", "/", "a", "ino", "0");
-	expect_code(ns_fsck(e->path, "-fn", out, sizeof(out)), 4, out, "fsck -fn", "cycle");
+	ns_expect_fsck(ns_fsck(e->path, "-fn", out, sizeof(out)), 4, out, "fsck -fn", "cycle");
 	lf = expect_reconnected(e, "L03", 0);
 	snprintf(name, sizeof(name), "#%llu", (unsigned long long)a);
 	la = look(e->fs, lf, name);
@@ -297,7 +287,7 @@ static void test_lost_found_removed_before(void **state)
 	assert_int_equal(sfs_rmdir(e->fs, ROOT, "lost+found"), 0);
 	unmount_clean(&e->fs, e->path);
 	NS_DB(db_path, e->path, "set-dirent", "/", "g", "ino", "0");
-	expect_code(ns_fsck(e->path, "-fy", out, sizeof(out)), 1, out, "fsck -fy", "[L06]");
+	ns_expect_fsck(ns_fsck(e->path, "-fy", out, sizeof(out)), 1, out, "fsck -fy", "[L06]");
 	expect_pass3_quiet(out);
 	lf = expect_clean_after(e);
 	(void)old;
@@ -319,10 +309,10 @@ static void test_real_bitmap_damage_still_reported(void **state)
 	NS_DB(db_path, e->path, "set-dirent", "/", "g", "ino", "0");
 	NS_DB(db_path, e->path, "flip-bit", "block", "0", "12000");
 	NS_DB(db_path, e->path, "flip-bit", "inode", "0", "500");
-	expect_code(ns_fsck(e->path, "-fn", out, sizeof(out)), 4, out, "fsck -fn", "[B03]");
+	ns_expect_fsck(ns_fsck(e->path, "-fn", out, sizeof(out)), 4, out, "fsck -fn", "[B03]");
 	bitmap_findings(out, before, sizeof(before));
 	assert_non_null(strstr(before, "[B04]"));
-	expect_code(ns_fsck(e->path, "-fy", out, sizeof(out)), 1, out, "fsck -fy", "[L06]");
+	ns_expect_fsck(ns_fsck(e->path, "-fy", out, sizeof(out)), 1, out, "fsck -fy", "[L06]");
 	bitmap_findings(out, after, sizeof(after));
 	if (strcmp(before, after))
 		fprintf(stderr, "-fn found:\n%s-fy found:\n%s\n", before, after);
@@ -403,11 +393,11 @@ static void test_lost_found_is_a_file(void **state)
 	mk(e->fs, ROOT, "lost+found", S_IFREG | 0644);
 	unmount_clean(&e->fs, e->path);
 	NS_DB(db_path, e->path, "set-dirent", "/", "g", "ino", "0");
-	expect_code(ns_fsck(e->path, "-fy", out, sizeof(out)), 4, out, "fsck -fy", "[L07]");
+	ns_expect_fsck(ns_fsck(e->path, "-fy", out, sizeof(out)), 4, out, "fsck -fy", "[L07]");
 	assert_non_null(strstr(out, "[L02]"));
 	assert_non_null(strstr(out, "UNCORRECTED ERRORS REMAIN"));
-	expect_code(ns_fsck(e->path, "-fy", out, sizeof(out)), 4, out, "second fsck -fy", "[L07]");
-	expect_code(ns_fsck(e->path, "-fn", out, sizeof(out)), 4, out, "fsck -fn", "[L02]");
+	ns_expect_fsck(ns_fsck(e->path, "-fy", out, sizeof(out)), 4, out, "second fsck -fy", "[L07]");
+	ns_expect_fsck(ns_fsck(e->path, "-fn", out, sizeof(out)), 4, out, "fsck -fn", "[L02]");
 	e->fs = mount_opts(e->path, NULL);
 	assert_int_equal(look(e->fs, ROOT, "g"), 0);
 	assert_int_equal(nlink_of(e->fs, e->g), 1);
@@ -437,8 +427,8 @@ static uint64_t expect_root_recreated(struct env *e, uint64_t leaked)
 	char name[32];
 	uint64_t lf, blk;
 
-	expect_code(ns_fsck(e->path, "-fn", out, sizeof(out)), 4, out, "fsck -fn", "[I06]");
-	expect_code(ns_fsck(e->path, "-fy", out, sizeof(out)), 1, out, "fsck -fy", "[I06]");
+	ns_expect_fsck(ns_fsck(e->path, "-fn", out, sizeof(out)), 4, out, "fsck -fn", "[I06]");
+	ns_expect_fsck(ns_fsck(e->path, "-fy", out, sizeof(out)), 1, out, "fsck -fy", "[I06]");
 	assert_non_null(strstr(out, "Connect it to /lost+found? yes"));
 	if (leaked)
 		expect_no_own_bits(out, leaked);
