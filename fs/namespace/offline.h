@@ -109,5 +109,9 @@ int sfs_raw_dir_set_parent(struct sfs_raw_dir *d, uint64_t parent);
  * holding "." and ".." (naming @parent).  The caller links it. */
 int sfs_raw_mkdir(struct sfs_bdev *bdev, const struct sfs_sb_info *sbi, uint64_t ino,
 		  uint64_t parent, uint64_t pblk, uint16_t mode, uint32_t uid, uint32_t gid);
+/* The parts of a new one-block directory's record @in that do not depend
+ * on who makes it: two links, one block (@pblk) in its extent root, the
+ * size, times now.  Number, mode, owner and generation are the caller's. */
+void sfs_raw_dir_record(struct sfs_inode *in, const struct sfs_geo *g, uint64_t pblk);
 
 #endif

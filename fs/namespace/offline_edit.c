@@ -405,8 +405,6 @@ static int write_dir_inode(struct sfs_bdev *bdev, const struct sfs_sb_info *sbi,
 			   uint64_t pblk, uint16_t mode, uint32_t uid, uint32_t gid)
 {
 	const struct sfs_geo *g = &sbi->geo;
-	struct sfs_extent ext = { .len = 1, .pblk = pblk };
-	struct sfs_extent_header eh;
 	struct sfs_inode in;
 	uint8_t *blk = sfs_io_alloc(g->block_size);
 	uint32_t off;
@@ -434,22 +432,30 @@ static int write_dir_inode(struct sfs_bdev *bdev, const struct sfs_sb_info *sbi,
 	in.core_size = SFS_INODE_CORE_SIZE;
 	in.uid = uid;
 	in.gid = gid;
-	in.nlink = 2;
-	in.size = g->block_size;
-	in.blocks = 1;
-	in.atime.sec = (int64_t)time(NULL);
-	in.mtime = in.ctime = in.btime = in.atime;
-	sfs_extent_root_init(in.root);
-	sfs_extent_header_decode(&eh, in.root);
-	eh.entries = 1;
-	sfs_extent_header_encode(in.root, &eh);
-	sfs_extent_put(in.root, 0, &ext);
+	sfs_raw_dir_record(&in, g, pblk);
 	memset(blk + off, 0, g->inode_size);
 	sfs_inode_encode(blk + off, &in, sbi);
 	ret = sfs_io_write_blocks(bdev, blk, g->block_log, iblk, 1);
 out:
 	mc_free(blk);
 	return ret;
+}
+
+void sfs_raw_dir_record(struct sfs_inode *in, const struct sfs_geo *g, uint64_t pblk)
+{
+	struct sfs_extent ext = { .len = 1, .pblk = pblk };
+	struct sfs_extent_header eh;
+
+	in->nlink = 2;
+	in->size = g->block_size;
+	in->blocks = 1;
+	in->atime.sec = (int64_t)time(NULL);
+	in->mtime = in->ctime = in->btime = in->atime;
+	sfs_extent_root_init(in->root);
+	sfs_extent_header_decode(&eh, in->root);
+	eh.entries = 1;
+	sfs_extent_header_encode(in->root, &eh);
+	sfs_extent_put(in->root, 0, &ext);
 }
 
 int sfs_raw_mkdir(struct sfs_bdev *bdev, const struct sfs_sb_info *sbi, uint64_t ino,

@@ -21,6 +21,7 @@
 #include "fs/format/inode.h"
 #include "fs/format/io.h"
 #include "fs/format/verify.h"
+#include "fs/namespace/offline.h"
 #include "tools/fsck/fsck.h"
 
 int fsck_write_root_block(struct fsck *f, uint64_t pblk, uint8_t *blk)
@@ -43,8 +44,6 @@ static int write_root_inode(struct fsck *f, uint64_t dblk, uint8_t *blk)
 {
 	struct sfs_sb_info *sbi = &f->sbi;
 	const struct sfs_geo *g = &sbi->geo;
-	struct sfs_extent ext = { .len = 1, .pblk = dblk };
-	struct sfs_extent_header eh;
 	struct sfs_inode root;
 	uint64_t iblk;
 	uint32_t ioff;
@@ -60,15 +59,7 @@ static int write_root_inode(struct fsck *f, uint64_t dblk, uint8_t *blk)
 		root.generation = (uint32_t)sfs_get_le(blk + ioff + 24, 4) + 1;
 	root.ino = SFS_ROOT_INO;
 	root.mode = S_IFDIR | 0755;
-	root.nlink = 2;
-	root.size = g->block_size;
-	root.blocks = 1;
-	root.mtime.sec = root.ctime.sec = root.atime.sec = root.btime.sec = (int64_t)time(NULL);
-	sfs_extent_root_init(root.root);
-	sfs_extent_header_decode(&eh, root.root);
-	eh.entries = 1;
-	sfs_extent_header_encode(root.root, &eh);
-	sfs_extent_put(root.root, 0, &ext);
+	sfs_raw_dir_record(&root, g, dblk);
 	memset(blk + ioff, 0, g->inode_size);
 	sfs_inode_encode(blk + ioff, &root, sbi);
 	return fsck_write_block(f, blk, iblk);
