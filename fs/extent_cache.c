@@ -23,13 +23,14 @@
  */
 #include <errno.h>
 
+#include "alloc/list.h"
 #include "fs/extent_tree.h"
 #include "fs/fs.h"
 #include "fs/format/hdr.h"
 
 struct sfs_ext_cache {
 	struct sfs_inode_info *ip;
-	struct sfs_ext_cache *prev, *next;  /* every cache, for the shrinker */
+	struct mc_list link;                /* on the mount's list, for the shrinker */
 	struct sfs_ext_cnode *root;         /* the inode's root: bh NULL */
 };
 
@@ -39,7 +40,7 @@ struct sfs_ext_cache {
 struct sfs_ext_index {
 	/* the alloc/ wrapper, so that the lock checks learn the shrinker takes it */
 	mc_mutex_t lock;
-	struct sfs_ext_cache *caches;
+	struct mc_list caches;
 	size_t nr_twins;                /* atomic: pinned tree blocks */
 	struct mc_shrinker shrinker;
 };
@@ -119,16 +120,6 @@ static size_t drop_twins(struct sfs_ext_index *x, struct sfs_ext_cache *c)
 	return freed;
 }
 
-static void unlink_cache(struct sfs_ext_index *x, struct sfs_ext_cache *c)
-{
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		x->caches = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-}
-
 static size_t shrink_count(struct mc_shrinker *s, struct mc_shrink_control *sc)
 {
 	struct sfs_ext_index *x = s->priv;
@@ -143,19 +134,21 @@ static size_t shrink_count(struct mc_shrinker *s, struct mc_shrink_control *sc)
 static size_t shrink_scan(struct mc_shrinker *s, struct mc_shrink_control *sc)
 {
 	struct sfs_ext_index *x = s->priv;
-	struct sfs_ext_cache *c, *next;
+	struct mc_list *pos, *tmp;
 	size_t freed = 0;
 
 	if (!mc_mutex_trylock(&x->lock))
 		return MC_SHRINK_STOP;
-	for (c = x->caches; c && freed < sc->nr_to_scan; c = next) {
+	mc_list_for_each_safe(pos, tmp, &x->caches) {
+		struct sfs_ext_cache *c = mc_list_entry(pos, struct sfs_ext_cache, link);
 		struct sfs_inode_info *ip = c->ip;
 
-		next = c->next;
+		if (freed >= sc->nr_to_scan)
+			break;
 		if (!mc_write_trylock(&ip->data_sem))
 			continue;
 		freed += drop_twins(x, c);
-		unlink_cache(x, c);
+		mc_list_del(&c->link);
 		ip->ext_cache = NULL;
 		mc_rw_unlock(&ip->data_sem);
 		mc_free(c->root);
@@ -173,6 +166,7 @@ int sfs_ext_index_create(struct sfs_fs *fs)
 	if (!x)
 		return -ENOMEM;
 	mc_mutex_init(&x->lock, "extent.index_caches");
+	mc_list_init(&x->caches);
 	x->shrinker.name = "sfs_extent_index";
 	x->shrinker.needs = 0;          /* memory and try-locks only */
 	x->shrinker.count = shrink_count;
@@ -241,10 +235,7 @@ struct sfs_ext_cnode *sfs_ext_cache_root(struct sfs_inode_info *ip)
 		mc_free(c);
 		return __atomic_load_n(&ip->ext_cache, __ATOMIC_ACQUIRE)->root;
 	}
-	c->next = x->caches;
-	if (x->caches)
-		x->caches->prev = c;
-	x->caches = c;
+	mc_list_add(&x->caches, &c->link);
 	__atomic_store_n(&ip->ext_cache, c, __ATOMIC_RELEASE);
 	mc_mutex_unlock(&x->lock);
 	return c->root;
@@ -307,7 +298,7 @@ void sfs_ext_cache_destroy(struct sfs_inode_info *ip)
 	if (!c)
 		return;
 	mc_mutex_lock(&x->lock);
-	unlink_cache(x, c);
+	mc_list_del(&c->link);
 	mc_mutex_unlock(&x->lock);
 	ip->ext_cache = NULL;
 	drop_twins(x, c);

@@ -44,23 +44,23 @@ static bool cp_busy(const struct jnl_head *jh)
 /* Drop clean buffers from the lists of the oldest transactions; stops at
  * the first one still holding work.  list_lock held.  Returns the log
  * blocks of the checkpointed transactions at the front. */
-static uint64_t clean_lists(struct jnl_journal *j, struct jnl_list *dead)
+static uint64_t clean_lists(struct jnl_journal *j, struct mc_list *dead)
 {
-	struct jnl_list *tp, *p, *n;
+	struct mc_list *tp, *p, *n;
 	uint64_t releasable = 0;
 
 	for (tp = j->cp_txns.next; tp != &j->cp_txns; tp = tp->next) {
-		struct jnl_txn *t = jnl_entry(tp, struct jnl_txn, cp_link);
+		struct jnl_txn *t = mc_list_entry(tp, struct jnl_txn, cp_link);
 
-		jnl_list_for_each_safe(p, n, &t->cp_list) {
-			struct jnl_head *jh = jnl_entry(p, struct jnl_head, cp_link);
+		mc_list_for_each_safe(p, n, &t->cp_list) {
+			struct jnl_head *jh = mc_list_entry(p, struct jnl_head, cp_link);
 
 			if (cp_busy(jh))
 				continue;
 			jnl_cp_remove(jh);
 			jnl_head_detach(jh, dead);
 		}
-		if (!jnl_list_empty(&t->cp_list))
+		if (!mc_list_empty(&t->cp_list))
 			break;
 		releasable += t->log_len;
 	}
@@ -74,12 +74,12 @@ static uint64_t clean_lists(struct jnl_journal *j, struct jnl_list *dead)
  */
 static int cleanup_tail(struct jnl_journal *j)
 {
-	struct jnl_list done, *p, *n;
+	struct mc_list done, *p, *n;
 	uint64_t freed = 0, tail;
 	jnl_tid_t seq;
 	int ret;
 
-	jnl_list_init(&done);
+	mc_list_init(&done);
 	mc_mutex_lock(&j->state_lock);
 	mc_mutex_lock(&j->list_lock);
 	if (j->err) {
@@ -87,18 +87,18 @@ static int cleanup_tail(struct jnl_journal *j)
 		mc_mutex_unlock(&j->state_lock);
 		return -EIO;
 	}
-	while (!jnl_list_empty(&j->cp_txns)) {
-		struct jnl_txn *t = jnl_entry(j->cp_txns.next, struct jnl_txn, cp_link);
+	while (!mc_list_empty(&j->cp_txns)) {
+		struct jnl_txn *t = mc_list_entry(j->cp_txns.next, struct jnl_txn, cp_link);
 
-		if (!jnl_list_empty(&t->cp_list))
+		if (!mc_list_empty(&t->cp_list))
 			break;
-		jnl_list_del(&t->cp_link);
+		mc_list_del(&t->cp_link);
 		t->state = JNL_T_CHECKPOINTED;
 		freed += t->log_len;
-		jnl_list_add_tail(&done, &t->cp_link);
+		mc_list_add_tail(&done, &t->cp_link);
 	}
-	if (!jnl_list_empty(&j->cp_txns)) {
-		struct jnl_txn *t = jnl_entry(j->cp_txns.next, struct jnl_txn, cp_link);
+	if (!mc_list_empty(&j->cp_txns)) {
+		struct jnl_txn *t = mc_list_entry(j->cp_txns.next, struct jnl_txn, cp_link);
 
 		tail = t->log_start;
 		seq = t->tid;
@@ -113,9 +113,9 @@ static int cleanup_tail(struct jnl_journal *j)
 	mc_mutex_unlock(&j->list_lock);
 	mc_mutex_unlock(&j->state_lock);
 
-	jnl_list_for_each_safe(p, n, &done) {
-		jnl_list_del(p);
-		jnl_txn_free(jnl_entry(p, struct jnl_txn, cp_link));
+	mc_list_for_each_safe(p, n, &done) {
+		mc_list_del(p);
+		jnl_txn_free(mc_list_entry(p, struct jnl_txn, cp_link));
 	}
 	if (!freed && tail == j->tail && seq == j->tail_seq)
 		return 1;
@@ -183,36 +183,36 @@ static int write_home(struct jnl_journal *j, struct sfs_buf **bhs, unsigned n, s
 static int checkpoint_oldest(struct jnl_journal *j)
 {
 	struct sfs_buf *batch[CP_BATCH];
-	struct jnl_list dead;
+	struct mc_list dead;
 	jnl_tid_t this_tid;
 	int ret;
 
 	ret = cleanup_tail(j);
 	if (ret <= 0)
 		return ret;
-	jnl_list_init(&dead);
+	mc_list_init(&dead);
 	mc_mutex_lock(&j->list_lock);
-	if (jnl_list_empty(&j->cp_txns)) {
+	if (mc_list_empty(&j->cp_txns)) {
 		mc_mutex_unlock(&j->list_lock);
 		return 1;
 	}
-	this_tid = jnl_entry(j->cp_txns.next, struct jnl_txn, cp_link)->tid;
+	this_tid = mc_list_entry(j->cp_txns.next, struct jnl_txn, cp_link)->tid;
 	JNL_STAT_ADD(j, checkpoints, 1);
 	for (;;) {
 		struct jnl_txn *t;
-		struct jnl_list *p, *nx;
+		struct mc_list *p, *nx;
 		jnl_tid_t owner = 0;
 		unsigned n = 0;
 		size_t busy = 0;
 
 		/* someone else may have finished it while we slept */
-		if (jnl_list_empty(&j->cp_txns))
+		if (mc_list_empty(&j->cp_txns))
 			break;
-		t = jnl_entry(j->cp_txns.next, struct jnl_txn, cp_link);
-		if (t->tid != this_tid || jnl_list_empty(&t->cp_list))
+		t = mc_list_entry(j->cp_txns.next, struct jnl_txn, cp_link);
+		if (t->tid != this_tid || mc_list_empty(&t->cp_list))
 			break;
-		jnl_list_for_each_safe(p, nx, &t->cp_list) {
-			struct jnl_head *jh = jnl_entry(p, struct jnl_head, cp_link);
+		mc_list_for_each_safe(p, nx, &t->cp_list) {
+			struct jnl_head *jh = mc_list_entry(p, struct jnl_head, cp_link);
 
 			if (jh->t) {
 				owner = jh->t->tid;
@@ -273,7 +273,7 @@ int jnl_wait_for_space(struct jnl_journal *j)
 	mc_mutex_lock(&j->list_lock);
 	if (j->committing)
 		tid = j->committing->tid;
-	else if (jnl_list_empty(&j->cp_txns) && j->used)
+	else if (mc_list_empty(&j->cp_txns) && j->used)
 		ret = -ENOSPC;   /* cannot happen: nothing holds the space */
 	else
 		ret = 0;
@@ -303,12 +303,12 @@ int jnl_checkpoint_all(struct jnl_journal *j)
 
 void jnl_checkpoint_clean(struct jnl_journal *j)
 {
-	struct jnl_list dead;
+	struct mc_list dead;
 	uint64_t releasable;
 
 	if (!mc_mutex_trylock(&j->checkpoint_mutex))
 		return;
-	jnl_list_init(&dead);
+	mc_list_init(&dead);
 	mc_mutex_lock(&j->list_lock);
 	releasable = clean_lists(j, &dead);
 	mc_mutex_unlock(&j->list_lock);
@@ -338,16 +338,16 @@ static size_t cp_count(struct mc_shrinker *s, struct mc_shrink_control *sc)
 static size_t cp_scan(struct mc_shrinker *s, struct mc_shrink_control *sc)
 {
 	struct jnl_journal *j = s->priv;
-	struct jnl_list dead, *tp, *p, *n;
+	struct mc_list dead, *tp, *p, *n;
 	size_t scanned = 0, freed = 0;
 
-	jnl_list_init(&dead);
+	mc_list_init(&dead);
 	mc_mutex_lock(&j->list_lock);
 	for (tp = j->cp_txns.next; tp != &j->cp_txns && scanned < sc->nr_to_scan; tp = tp->next) {
-		struct jnl_txn *t = jnl_entry(tp, struct jnl_txn, cp_link);
+		struct jnl_txn *t = mc_list_entry(tp, struct jnl_txn, cp_link);
 
-		jnl_list_for_each_safe(p, n, &t->cp_list) {
-			struct jnl_head *jh = jnl_entry(p, struct jnl_head, cp_link);
+		mc_list_for_each_safe(p, n, &t->cp_list) {
+			struct jnl_head *jh = mc_list_entry(p, struct jnl_head, cp_link);
 
 			if (scanned++ >= sc->nr_to_scan)
 				break;
@@ -376,21 +376,21 @@ int jnl_checkpoint_shrinker_register(struct jnl_journal *j)
 
 void jnl_checkpoint_destroy(struct jnl_journal *j)
 {
-	struct jnl_list dead, *tp, *tn, *p, *n;
+	struct mc_list dead, *tp, *tn, *p, *n;
 
-	jnl_list_init(&dead);
+	mc_list_init(&dead);
 	mc_mutex_lock(&j->list_lock);
-	jnl_list_for_each_safe(tp, tn, &j->cp_txns) {
-		struct jnl_txn *t = jnl_entry(tp, struct jnl_txn, cp_link);
+	mc_list_for_each_safe(tp, tn, &j->cp_txns) {
+		struct jnl_txn *t = mc_list_entry(tp, struct jnl_txn, cp_link);
 
-		jnl_list_for_each_safe(p, n, &t->cp_list) {
-			struct jnl_head *jh = jnl_entry(p, struct jnl_head, cp_link);
+		mc_list_for_each_safe(p, n, &t->cp_list) {
+			struct jnl_head *jh = mc_list_entry(p, struct jnl_head, cp_link);
 
 			jnl_cp_remove(jh);
 			if (!jh->t)
 				jnl_head_detach(jh, &dead);
 		}
-		jnl_list_del(tp);
+		mc_list_del(tp);
 		jnl_txn_free(t);
 	}
 	mc_mutex_unlock(&j->list_lock);

@@ -102,11 +102,11 @@ static uint64_t write_copies(struct jnl_journal *j, struct jnl_txn *t, unsigned 
 	struct jnl_disk_desc *d = NULL;
 	uint64_t csum = 0, desc_pos = 0;
 	unsigned ntags = 0;
-	struct jnl_list *p;
+	struct mc_list *p;
 
 	csum = jnl_revoke_write(j, t, csum);
 	for (p = t->buffers.next; p != &t->buffers; p = p->next) {
-		struct jnl_head *jh = jnl_entry(p, struct jnl_head, t_link);
+		struct jnl_head *jh = mc_list_entry(p, struct jnl_head, t_link);
 		struct jnl_disk_tag *tag;
 		uint64_t pos, c;
 		uint32_t first;
@@ -171,11 +171,11 @@ static void submit_commit_block(struct jnl_journal *j, struct jnl_txn *t, uint64
 
 static int ordered_io(struct jnl_txn *t, bool wait)
 {
-	struct jnl_list *p;
+	struct mc_list *p;
 	int err = 0;
 
 	for (p = t->ordered.next; p != &t->ordered; p = p->next) {
-		struct jnl_inode *ji = jnl_entry(p, struct jnl_inode, link);
+		struct jnl_inode *ji = mc_list_entry(p, struct jnl_inode, link);
 		int (*fn)(struct jnl_inode *, uint64_t, uint64_t) =
 			wait ? ji->ops->wait : ji->ops->submit;
 		int e = fn ? fn(ji, ji->start, ji->end) : 0;
@@ -232,19 +232,19 @@ out:
 /* Refile @t's ordered inodes to the transaction waiting for them. */
 static void ordered_refile(struct jnl_journal *j, struct jnl_txn *t)
 {
-	struct jnl_list *p, *n;
+	struct mc_list *p, *n;
 
-	jnl_list_for_each_safe(p, n, &t->ordered) {
-		struct jnl_inode *ji = jnl_entry(p, struct jnl_inode, link);
+	mc_list_for_each_safe(p, n, &t->ordered) {
+		struct jnl_inode *ji = mc_list_entry(p, struct jnl_inode, link);
 
-		jnl_list_del(p);
+		mc_list_del(p);
 		ji->flushing = false;
 		ji->t = ji->next_t;
 		ji->next_t = NULL;
 		if (ji->t) {
 			ji->start = ji->next_start;
 			ji->end = ji->next_end;
-			jnl_list_add_tail(&ji->t->ordered, &ji->link);
+			mc_list_add_tail(&ji->t->ordered, &ji->link);
 		}
 	}
 	pthread_cond_broadcast(&j->wait_capture);
@@ -256,15 +256,15 @@ static void ordered_refile(struct jnl_journal *j, struct jnl_txn *t)
  * uncommitted contents are dropped from the cache).  list_lock held.
  */
 static void refile_buffers(struct jnl_journal *j, struct jnl_txn *t, bool committed,
-			   struct jnl_list *dead)
+			   struct mc_list *dead)
 {
-	struct jnl_list *p, *n;
+	struct mc_list *p, *n;
 
-	jnl_list_for_each_safe(p, n, &t->buffers) {
-		struct jnl_head *jh = jnl_entry(p, struct jnl_head, t_link);
+	mc_list_for_each_safe(p, n, &t->buffers) {
+		struct jnl_head *jh = mc_list_entry(p, struct jnl_head, t_link);
 		bool changed = jh->modified || jh->forgotten;
 
-		jnl_list_del(p);
+		mc_list_del(p);
 		if (jh->frozen) {
 			jnl_frozen_put(j, jh->frozen, jh->frozen_reserved);
 			jh->frozen = NULL;
@@ -285,7 +285,7 @@ static void refile_buffers(struct jnl_journal *j, struct jnl_txn *t, bool commit
 		jh->next_modified = jh->next_forgotten = jh->captured = false;
 		if (jh->t) {
 			/* journal-owned still, now for the next transaction */
-			jnl_list_add_tail(&jh->t->buffers, &jh->t_link);
+			mc_list_add_tail(&jh->t->buffers, &jh->t_link);
 			if (jh->modified)
 				jh->t->nr_buffers++;
 			continue;
@@ -336,12 +336,12 @@ static void commit_transaction(struct jnl_journal *j, enum jnl_commit_reason why
 {
 	uint64_t t0 = mc_monotonic_ns();
 	struct jnl_callback *cbs;
-	struct jnl_list dead;
+	struct mc_list dead;
 	struct jnl_txn *t;
 	uint64_t nrev, ndesc;
 	int err;
 
-	jnl_list_init(&dead);
+	mc_list_init(&dead);
 	mc_mutex_lock(&j->state_lock);
 	t = j->running;
 	if (!t) {
@@ -355,8 +355,8 @@ static void commit_transaction(struct jnl_journal *j, enum jnl_commit_reason why
 	nrev = (t->revokes.count + j->revokes_per_block - 1) / j->revokes_per_block;
 	ndesc = (t->nr_buffers + j->tags_per_desc - 1) / j->tags_per_desc;
 	t->log_len = (uint32_t)(nrev + ndesc + t->nr_buffers + 1);
-	for (struct jnl_list *p = t->ordered.next; p != &t->ordered; p = p->next)
-		jnl_entry(p, struct jnl_inode, link)->flushing = true;
+	for (struct mc_list *p = t->ordered.next; p != &t->ordered; p = p->next)
+		mc_list_entry(p, struct jnl_inode, link)->flushing = true;
 	mc_mutex_unlock(&j->list_lock);
 	err = j->err;
 	if (!err) {
@@ -397,7 +397,7 @@ static void commit_transaction(struct jnl_journal *j, enum jnl_commit_reason why
 	t->cb_head = t->cb_tail = NULL;
 	/* it holds log space until the tail passes it, even with nothing
 	 * left to write home */
-	jnl_list_add_tail(&j->cp_txns, &t->cp_link);
+	mc_list_add_tail(&j->cp_txns, &t->cp_link);
 	mc_mutex_unlock(&j->list_lock);
 	jnl_heads_release(&dead);
 	run_callbacks(cbs, t->tid, 0);

@@ -34,7 +34,7 @@
 #include "fs/block/buffer.h"
 #include "journal/format.h"
 #include "journal/journal.h"
-#include "journal/list.h"
+#include "alloc/list.h"
 
 /* The life of a transaction. */
 enum jnl_txn_state {
@@ -71,13 +71,13 @@ struct jnl_txn {
 	uint64_t log_start;          /* position of its first log block (set when locked) */
 	uint32_t log_len;            /* log blocks, commit block included */
 	/* list_lock */
-	struct jnl_list buffers;     /* heads with t == this */
+	struct mc_list buffers;     /* heads with t == this */
 	unsigned nr_buffers;         /* of which modified: copies to log */
-	struct jnl_list ordered;     /* struct jnl_inode */
+	struct mc_list ordered;     /* struct jnl_inode */
 	struct jnl_callback *cb_head, *cb_tail;
 	struct jnl_revoke_table revokes;
-	struct jnl_list cp_list;     /* heads with cp_t == this */
-	struct jnl_list cp_link;     /* in journal->cp_txns */
+	struct mc_list cp_list;     /* heads with cp_t == this */
+	struct mc_list cp_link;     /* in journal->cp_txns */
 };
 
 /*
@@ -90,8 +90,8 @@ struct jnl_head {
 	struct jnl_txn *t;           /* the running or committing transaction logging it */
 	struct jnl_txn *next_t;      /* the running one, when t is committing */
 	struct jnl_txn *cp_t;        /* newest committed transaction whose copy is not home */
-	struct jnl_list t_link;      /* in t->buffers */
-	struct jnl_list cp_link;     /* in cp_t->cp_list */
+	struct mc_list t_link;      /* in t->buffers */
+	struct mc_list cp_link;     /* in cp_t->cp_list */
 	void *frozen;                /* t's contents, copied before next_t changed them */
 	bool frozen_reserved;        /* frozen came from the journal's reserve */
 	bool modified;               /* dirtied in t */
@@ -205,7 +205,7 @@ struct jnl_journal {
 	mc_mutex_t list_lock;
 	pthread_cond_t wait_capture; /* a copy was captured, or ordered data flushed */
 	unsigned capture_waiters;
-	struct jnl_list cp_txns;     /* committed, not checkpointed, oldest first */
+	struct mc_list cp_txns;     /* committed, not checkpointed, oldest first */
 	uint64_t nr_cp;              /* heads on checkpoint lists */
 	void **frozen_free;          /* the frozen reserve: free blocks */
 	unsigned frozen_nfree;
@@ -270,8 +270,8 @@ struct jnl_txn *jnl_txn_alloc(struct jnl_journal *j, mc_flags_t gfp);
 void jnl_txn_free(struct jnl_txn *t);
 /* Detach a head with nothing left to do; list_lock held.  It is queued on
  * @dead (through t_link) to be released by jnl_heads_release without the lock. */
-void jnl_head_detach(struct jnl_head *jh, struct jnl_list *dead);
-void jnl_heads_release(struct jnl_list *dead);
+void jnl_head_detach(struct jnl_head *jh, struct mc_list *dead);
+void jnl_heads_release(struct mc_list *dead);
 void jnl_cp_add(struct jnl_txn *t, struct jnl_head *jh);
 void jnl_cp_remove(struct jnl_head *jh);
 

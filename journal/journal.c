@@ -107,7 +107,7 @@ static void init_locks(struct jnl_journal *j)
 	mc_cond_init(&j->wait_done);
 	mc_cond_init(&j->wait_capture);
 	mc_cond_init(&j->wait_reserved);
-	jnl_list_init(&j->cp_txns);
+	mc_list_init(&j->cp_txns);
 }
 
 static void destroy(struct jnl_journal *j)

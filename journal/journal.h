@@ -53,7 +53,7 @@
 
 #include "fs/block/bdev.h"
 #include "fs/block/buffer.h"
-#include "journal/list.h"
+#include "alloc/list.h"
 
 typedef uint64_t jnl_tid_t;
 
@@ -250,7 +250,7 @@ struct jnl_inode {
 	/* private to the journal, under its list lock */
 	struct jnl_txn *t, *next_t;
 	uint64_t start, end, next_start, next_end;
-	struct jnl_list link;
+	struct mc_list link;
 	bool flushing;
 };
 void jnl_inode_init(struct jnl_inode *ji, const struct jnl_inode_ops *ops, void *priv);

@@ -47,7 +47,7 @@ static void data_end_io(struct sfs_bio *bio)
 
 static void ctl_end_io(struct sfs_bio *bio)
 {
-	struct jnl_ctl *ctl = jnl_entry(bio, struct jnl_ctl, bio);
+	struct jnl_ctl *ctl = mc_list_entry(bio, struct jnl_ctl, bio);
 	struct jnl_logw *w = bio->private;
 
 	mc_mutex_lock(&w->lock);

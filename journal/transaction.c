@@ -25,10 +25,10 @@ struct jnl_txn *jnl_txn_alloc(struct jnl_journal *j, mc_flags_t gfp)
 	if (!t)
 		return NULL;
 	t->j = j;
-	jnl_list_init(&t->buffers);
-	jnl_list_init(&t->ordered);
-	jnl_list_init(&t->cp_list);
-	jnl_list_init(&t->cp_link);
+	mc_list_init(&t->buffers);
+	mc_list_init(&t->ordered);
+	mc_list_init(&t->cp_list);
+	mc_list_init(&t->cp_link);
 	return t;
 }
 
@@ -43,31 +43,31 @@ void jnl_txn_free(struct jnl_txn *t)
 void jnl_cp_add(struct jnl_txn *t, struct jnl_head *jh)
 {
 	jh->cp_t = t;
-	jnl_list_add_tail(&t->cp_list, &jh->cp_link);
+	mc_list_add_tail(&t->cp_list, &jh->cp_link);
 	__atomic_fetch_add(&t->j->nr_cp, 1, __ATOMIC_RELAXED);   /* read by the shrinker */
 }
 
 void jnl_cp_remove(struct jnl_head *jh)
 {
 	__atomic_fetch_sub(&jh->cp_t->j->nr_cp, 1, __ATOMIC_RELAXED);
-	jnl_list_del(&jh->cp_link);
+	mc_list_del(&jh->cp_link);
 	jh->cp_t = NULL;
 }
 
-void jnl_head_detach(struct jnl_head *jh, struct jnl_list *dead)
+void jnl_head_detach(struct jnl_head *jh, struct mc_list *dead)
 {
 	jh->bh->jpriv = NULL;
-	jnl_list_add_tail(dead, &jh->t_link);
+	mc_list_add_tail(dead, &jh->t_link);
 }
 
-void jnl_heads_release(struct jnl_list *dead)
+void jnl_heads_release(struct mc_list *dead)
 {
-	struct jnl_list *p, *n;
+	struct mc_list *p, *n;
 
-	jnl_list_for_each_safe(p, n, dead) {
-		struct jnl_head *jh = jnl_entry(p, struct jnl_head, t_link);
+	mc_list_for_each_safe(p, n, dead) {
+		struct jnl_head *jh = mc_list_entry(p, struct jnl_head, t_link);
 
-		jnl_list_del(p);
+		mc_list_del(p);
 		sfs_buf_release(jh->bh);
 		mc_free(jh);
 	}
@@ -91,8 +91,8 @@ static struct jnl_head *head_get(struct jnl_journal *j, struct sfs_buf *bh, mc_f
 		spare = mc_alloc_named("journal.head", sizeof(*spare), gfp | MC_ZERO);
 		if (!spare)
 			return NULL;
-		jnl_list_init(&spare->t_link);
-		jnl_list_init(&spare->cp_link);
+		mc_list_init(&spare->t_link);
+		mc_list_init(&spare->cp_link);
 		mc_mutex_lock(&j->list_lock);
 	}
 	mc_free(spare);   /* lost the race; freeing never reclaims */
@@ -162,7 +162,7 @@ retry:
 	if (!jh->t) {
 		jh->t = t;
 		jh->modified = jh->forgotten = false;
-		jnl_list_add_tail(&t->buffers, &jh->t_link);
+		mc_list_add_tail(&t->buffers, &jh->t_link);
 		take_owner = true;
 		goto unlock;
 	}
@@ -326,7 +326,7 @@ int jnl_forget(struct jnl_handle *h, struct sfs_buf *bh)
 		jh->t = t;
 		jh->modified = false;
 		jh->forgotten = true;
-		jnl_list_add_tail(&t->buffers, &jh->t_link);
+		mc_list_add_tail(&t->buffers, &jh->t_link);
 		take_owner = true;
 	}
 	mc_mutex_unlock(&j->list_lock);
@@ -340,7 +340,7 @@ void jnl_inode_init(struct jnl_inode *ji, const struct jnl_inode_ops *ops, void 
 	memset(ji, 0, sizeof(*ji));
 	ji->ops = ops;
 	ji->priv = priv;
-	jnl_list_init(&ji->link);
+	mc_list_init(&ji->link);
 }
 
 int jnl_inode_add(struct jnl_handle *h, struct jnl_inode *ji, uint64_t start, uint64_t end)
@@ -364,7 +364,7 @@ int jnl_inode_add(struct jnl_handle *h, struct jnl_inode *ji, uint64_t start, ui
 		ji->t = t;
 		ji->start = start;
 		ji->end = end;
-		jnl_list_add_tail(&t->ordered, &ji->link);
+		mc_list_add_tail(&t->ordered, &ji->link);
 	} else if (ji->next_t == t) {
 		ji->next_start = start < ji->next_start ? start : ji->next_start;
 		ji->next_end = end > ji->next_end ? end : ji->next_end;
@@ -383,8 +383,8 @@ void jnl_inode_release(struct jnl_journal *j, struct jnl_inode *ji)
 	mc_mutex_lock(&j->list_lock);
 	while (ji->flushing)
 		mc_cond_wait(&j->wait_capture, &j->list_lock);
-	if (jnl_list_linked(&ji->link))
-		jnl_list_del(&ji->link);
+	if (mc_list_linked(&ji->link))
+		mc_list_del(&ji->link);
 	ji->t = ji->next_t = NULL;
 	mc_mutex_unlock(&j->list_lock);
 }

@@ -35,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
+#include "alloc/list.h"
 #include "fs/block/emul.h"
 
 struct sfs_bdev;
@@ -146,7 +147,7 @@ struct sfs_bio {
 	uint64_t wlog_covers;      /* flushes: write-log records covered */
 	struct iovec rest;         /* what is left after a short transfer */
 	/* io_uring engine: in flight, for the timeout scan */
-	struct sfs_bio *ring_prev, *ring_next;
+	struct mc_list ring_link;
 	uint64_t issued_ns;
 	bool cancelled;            /* timed out, cancel sent */
 };

@@ -44,31 +44,12 @@ struct uring {
 	pthread_cond_t space;        /* signalled when inflight drops below depth */
 	unsigned inflight;           /* bios handed to the kernel, under sq_lock */
 	unsigned depth;
-	struct sfs_bio *live;        /* those bios, for the timeout scan; under sq_lock */
+	struct mc_list live;         /* those bios, for the timeout scan; under sq_lock */
 	uint64_t timeout_ns;
 	uint64_t hang_every, hang_count;   /* hang_count under sq_lock */
 	int hang_pipe[2][2];         /* [0]: stays empty (reads), [1]: kept full (writes) */
 	pthread_t reaper;
 };
-
-static void live_add(struct uring *u, struct sfs_bio *bio)
-{
-	bio->ring_prev = NULL;
-	bio->ring_next = u->live;
-	if (u->live)
-		u->live->ring_prev = bio;
-	u->live = bio;
-}
-
-static void live_del(struct uring *u, struct sfs_bio *bio)
-{
-	if (bio->ring_prev)
-		bio->ring_prev->ring_next = bio->ring_next;
-	else
-		u->live = bio->ring_next;
-	if (bio->ring_next)
-		bio->ring_next->ring_prev = bio->ring_prev;
-}
 
 /* The file the bio goes to: the image, or with hang_every a pipe where it
  * waits for ever (until the timeout scan cancels it). */
@@ -155,7 +136,7 @@ static void uring_dispatch(struct sfs_bdev *bdev, struct sfs_bio *chain, bool re
 				mc_cond_wait(&u->space, &u->sq_lock);
 		}
 		u->inflight++;
-		live_add(u, chain);
+		mc_list_add_tail(&u->live, &chain->ring_link);
 		prep(bdev, get_sqe(u), chain);
 		chain = next;
 	}
@@ -212,10 +193,12 @@ static void timeout_scan(struct sfs_bdev *bdev, struct uring *u)
 {
 	uint64_t now = mc_monotonic_ns(), first_off = 0;
 	enum sfs_bio_op first_op = SFS_BIO_READ;
+	struct mc_list *pos, *tmp;
 	unsigned n = 0;
 
 	mc_mutex_lock(&u->sq_lock);
-	for (struct sfs_bio *b = u->live; b; b = b->ring_next) {
+	mc_list_for_each_safe(pos, tmp, &u->live) {
+		struct sfs_bio *b = mc_list_entry(pos, struct sfs_bio, ring_link);
 		struct io_uring_sqe *sqe;
 
 		if (b->cancelled || now - b->issued_ns < u->timeout_ns)
@@ -300,7 +283,7 @@ static void *reaper_main(void *arg)
 		 * device may be closed and this structure freed. */
 		mc_mutex_lock(&u->sq_lock);
 		for (i = 0; i < finished; i++)
-			live_del(u, done[i]);
+			mc_list_del(&done[i]->ring_link);
 		u->inflight -= finished;
 		pthread_cond_broadcast(&u->space);
 		mc_mutex_unlock(&u->sq_lock);
@@ -350,6 +333,7 @@ static int uring_start(struct sfs_bdev *bdev)
 		return -ENOMEM;
 	u->timeout_ns = bdev->opts.io_timeout_ns ? bdev->opts.io_timeout_ns : TIMEOUT_DEFAULT_NS;
 	u->hang_every = bdev->opts.hang_every;
+	mc_list_init(&u->live);
 	memset(u->hang_pipe, -1, sizeof(u->hang_pipe));
 	if (u->hang_every) {
 		ret = hang_pipes_open(u);
