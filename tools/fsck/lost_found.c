@@ -101,6 +101,7 @@ static int make_lost_found(struct ns *ns, uint64_t *out)
 	struct ns_inode *root = ns_get(ns, SFS_ROOT_INO);
 	struct ns_inode *e;
 	uint64_t ino, blk;
+	bool made;
 	int ret;
 
 	if (!root)
@@ -112,11 +113,13 @@ static int make_lost_found(struct ns *ns, uint64_t *out)
 	if (!blk)
 		return -ENOSPC;
 	ret = sfs_raw_mkdir(f->bdev, &f->sbi, ino, SFS_ROOT_INO, blk, 0700, 0, 0);
-	if (!ret)
+	made = !ret;
+	if (made)
 		ret = add_name(ns, SFS_ROOT_INO, LF_NAME, LF_LEN, ino, S_IFDIR);
-	if (ret) {
+	if (ret && made) {
 		/* An inode record nothing names would be the next check's
-		 * unattached directory: the slot goes back to unused. */
+		 * unattached directory: the slot goes back to unused.  Only a
+		 * record this call wrote: -EEXIST means a live one is there. */
 		uint32_t off;
 		uint64_t iblk = sfs_geo_ino_block(g, ino, &off);
 		uint8_t *buf = sfs_io_alloc(g->block_size);
@@ -126,6 +129,8 @@ static int make_lost_found(struct ns *ns, uint64_t *out)
 			fsck_write_block(f, buf, iblk);
 		}
 		mc_free(buf);
+	}
+	if (ret) {
 		fsck_give_block(f, blk);
 		return ret;
 	}
