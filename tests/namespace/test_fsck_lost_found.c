@@ -278,11 +278,11 @@ static void test_many_files_grow_lost_found(void **state)
 static void test_lost_found_removed_before(void **state)
 {
 	struct env *e = *state;
-	uint64_t old, lf;
+	uint64_t lf;
 	char name[32];
 	char out[16384];
 
-	old = mk(e->fs, ROOT, "lost+found", S_IFDIR | 0700);
+	mk(e->fs, ROOT, "lost+found", S_IFDIR | 0700);
 	mk_many(e->fs, ROOT, "root", 300);
 	assert_int_equal(sfs_rmdir(e->fs, ROOT, "lost+found"), 0);
 	unmount_clean(&e->fs, e->path);
@@ -290,7 +290,6 @@ static void test_lost_found_removed_before(void **state)
 	ns_expect_fsck(ns_fsck(e->path, "-fy", out, sizeof(out)), 1, out, "fsck -fy", "[L06]");
 	expect_pass3_quiet(out);
 	lf = expect_clean_after(e);
-	(void)old;
 	snprintf(name, sizeof(name), "#%llu", (unsigned long long)e->g);
 	assert_int_equal(look(e->fs, lf, name), e->g);
 }

@@ -55,24 +55,15 @@ static int teardown(void **state)
 static void expect(struct env *e, const char *code, bool fixable)
 {
 	char out[16384], tag[16];
-	int ret;
 
 	snprintf(tag, sizeof(tag), "[%s]", code);
-	ret = ns_fsck(e->path, "-fn", out, sizeof(out));
-	if (ret != 4 || !strstr(out, tag))
-		fprintf(stderr, "fsck -n, looking for %s:\n%s\n", tag, out);
-	assert_int_equal(ret, 4);
-	assert_non_null(strstr(out, tag));
-	ret = ns_fsck(e->path, "-fy", out, sizeof(out));
-	if (ret != (fixable ? 1 : 4))
-		fprintf(stderr, "fsck -y, for %s:\n%s\n", tag, out);
-	assert_int_equal(ret, fixable ? 1 : 4);
+	ns_expect_fsck(ns_fsck(e->path, "-fn", out, sizeof(out)), 4, out, "fsck -n", tag);
+	ns_expect_fsck(ns_fsck(e->path, "-fy", out, sizeof(out)), fixable ? 1 : 4, out, "fsck -y",
+		       NULL);
 	if (!fixable)
 		return;
-	ret = ns_fsck(e->path, "-fn", out, sizeof(out));
-	if (ret)
-		fprintf(stderr, "fsck -n after the repair of %s:\n%s\n", tag, out);
-	assert_int_equal(ret, 0);
+	ns_expect_fsck(ns_fsck(e->path, "-fn", out, sizeof(out)), 0, out, "fsck -n after the repair",
+		       NULL);
 	/* And the library agrees (the mount has finished the orphan file). */
 	e->fs = mount_opts(e->path, NULL);
 	check_tree(e->fs, 0);

@@ -31,7 +31,6 @@ struct salvage {
 	uint32_t bs;
 	uint64_t lo, hi;
 	bool linear;                 /* block 0 of a linear directory */
-	unsigned kept, dropped;
 };
 
 /* Whether the record at @off (read into *de) is valid on its own. */
@@ -76,12 +75,9 @@ static bool already(const struct salvage *s, const struct sfs_dirent *de)
 
 static void take(struct salvage *s, const struct sfs_dirent *de)
 {
-	if (already(s, de) ||
-	    sfs_dir_rec_add(s->blk, s->bs, de->ino, de->key, de->name, de->name_len, de->file_type)) {
-		s->dropped++;
-		return;
-	}
-	s->kept++;
+	/* a record that does not fit (or is there already) is dropped */
+	if (!already(s, de))
+		sfs_dir_rec_add(s->blk, s->bs, de->ino, de->key, de->name, de->name_len, de->file_type);
 }
 
 static void scan(struct salvage *s, uint32_t off)
@@ -95,8 +91,6 @@ static void scan(struct salvage *s, uint32_t off)
 
 		if (ok)
 			take(s, &de);
-		else if (chained && de.ino && !(s->linear && (off == SFS_DIR_DOT_OFF || off == SFS_DIR_DOTDOT_OFF)))
-			s->dropped++;
 		/* Follow rec_len while it is sane (from a good record, or an
 		 * unused one on the chain); else resync at the next boundary. */
 		if ((ok || (chained && !de.ino)) && de.rec_len && !(de.rec_len % SFS_DIRENT_ALIGN) &&
@@ -110,8 +104,7 @@ static void scan(struct salvage *s, uint32_t off)
 	}
 }
 
-int fsck_dir_salvage(struct sfs_raw_dir *d, uint32_t lblk, bool linear, uint64_t lo, uint64_t hi,
-		     unsigned *kept, unsigned *dropped)
+int fsck_dir_salvage(struct sfs_raw_dir *d, uint32_t lblk, bool linear, uint64_t lo, uint64_t hi)
 {
 	const struct sfs_geo *g = &d->sbi->geo;
 	struct salvage s = { .sbi = d->sbi, .bs = g->block_size, .lo = lo, .hi = hi,
@@ -151,8 +144,6 @@ int fsck_dir_salvage(struct sfs_raw_dir *d, uint32_t lblk, bool linear, uint64_t
 	ret = sfs_dirblock_buf_ops.prepare_write(s.blk, s.bs, pblk, (void *)d->sbi);
 	if (!ret)
 		ret = sfs_io_write_blocks(d->bdev, s.blk, g->block_log, pblk, 1);
-	*kept = s.kept;
-	*dropped = s.dropped;
 out:
 	mc_free(old);
 	mc_free(s.blk);

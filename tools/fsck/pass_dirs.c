@@ -208,7 +208,6 @@ static int salvage(struct fsck *f, struct sfs_raw_dir *d, uint64_t ino, struct s
 	int ret;
 
 	for (;;) {
-		unsigned kept = 0, dropped = 0;
 		bool linear;
 
 		ret = sfs_raw_dir_walk(d, NULL, NULL, w);
@@ -217,7 +216,7 @@ static int salvage(struct fsck *f, struct sfs_raw_dir *d, uint64_t ino, struct s
 		if (!fix_ns_problem(f, PN_DIR_SALVAGE, "directory %llu, block %u: %s",
 				    (unsigned long long)ino, w->bad_lblk, w->why))
 			return 1;
-		ret = fsck_dir_salvage(d, w->bad_lblk, linear, w->bad_lo, w->bad_hi, &kept, &dropped);
+		ret = fsck_dir_salvage(d, w->bad_lblk, linear, w->bad_lo, w->bad_hi);
 		if (ret) {
 			fix_ns_failed(f, PN_DIR_SALVAGE, ret);
 			return 1;
@@ -389,9 +388,9 @@ static void reconnect_dirs(struct ns *ns)
 				continue;
 			top = top_of(ns, ino);
 			t = ns_get(ns, top);
-			if (t->left_unattached)
+			if (t->top_seen)
 				continue;
-			t->left_unattached = 1;
+			t->top_seen = 1;
 			if (t->parent)
 				r = fix_ns_problem(f, PN_UNATTACHED_DIR, "directory %llu (%llu bytes) is named only inside a cycle the root does not reach (by directory %llu)",
 						   (unsigned long long)top, (unsigned long long)t->size,
@@ -406,7 +405,8 @@ static void reconnect_dirs(struct ns *ns)
 				fix_ns_failed(f, PN_UNATTACHED_DIR, r);
 				continue;
 			}
-			t->left_unattached = 0;
+			/* Its members' verdicts change: top_of would now
+			 * climb through lost+found to the root. */
 			forget_reach(ns);
 		}
 	}
@@ -426,17 +426,13 @@ static void reconnect_files(struct ns *ns)
 
 			if (!e->live || S_ISDIR(e->mode) || ino < SFS_FIRST_INO || e->links || !e->nlink)
 				continue;
-			e->left_unattached = 1;
 			if (!fix_ns_problem(f, PN_UNATTACHED, "inode %llu (%s, %llu bytes) has %u link%s but no name",
 					    (unsigned long long)ino, kind(e->mode),
 					    (unsigned long long)e->size, e->nlink, e->nlink == 1 ? "" : "s"))
 				continue;
 			r = ns_reconnect(ns, ino, e);
-			if (r) {
+			if (r)
 				fix_ns_failed(f, PN_UNATTACHED, r);
-				continue;
-			}
-			e->left_unattached = 0;
 		}
 	}
 }

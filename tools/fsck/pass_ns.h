@@ -41,7 +41,7 @@ struct ns_inode {
 	uint64_t size;
 	uint8_t reach;               /* directories: 0 unknown, 1 walking, 2 reached, 3 not */
 	uint8_t dir_ok;              /* directories: walked without damage */
-	uint8_t left_unattached;     /* reconnecting it was declined or failed */
+	uint8_t top_seen;            /* reported once as the top of a detached tree */
 };
 
 struct ns {
@@ -73,8 +73,7 @@ struct sfs_raw_dir;
 /* Rewrite entry block @lblk of @d with the records of it that are each
  * valid and hold keys in [@lo, @hi) (dir_salvage.c); @linear: block 0 of
  * a linear directory ("." and ".." re-made).  0, -ENOENT, -EIO, -ENOMEM. */
-int fsck_dir_salvage(struct sfs_raw_dir *d, uint32_t lblk, bool linear, uint64_t lo, uint64_t hi,
-		     unsigned *kept, unsigned *dropped);
+int fsck_dir_salvage(struct sfs_raw_dir *d, uint32_t lblk, bool linear, uint64_t lo, uint64_t hi);
 int fsck_pass_orphans(struct ns *ns);
 int fsck_pass_dirs(struct ns *ns);
 int fsck_pass_xattr(struct ns *ns);
